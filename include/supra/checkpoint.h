@@ -1,0 +1,45 @@
+// Checkpoint: the named tensors of a model folder, whatever file format holds them.
+//
+// Supported layouts (spec §7.2):
+//   model.safetensors
+//   model.safetensors.index.json + shards
+//   pytorch_model.bin (torch zip; read with a restricted unpickler that never runs code)
+// Tensor bytes are memory-mapped; a view points straight into the mapping when the
+// stored dtype can be used as is.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "supra/tensor.h"
+
+namespace supra {
+
+class TensorFile;  // one opened weights file (safetensors or torch zip); see src/io
+
+class Checkpoint {
+ public:
+  // Opens the weights of a model folder. Throws supra::Error when no weights file
+  // is present or a file is malformed.
+  static Checkpoint open_folder(const std::filesystem::path& folder);
+  // Opens one file: *.safetensors or a torch zip (*.bin / *.pt).
+  static Checkpoint open_file(const std::filesystem::path& file);
+
+  Checkpoint(Checkpoint&&) noexcept;
+  Checkpoint& operator=(Checkpoint&&) noexcept;
+  ~Checkpoint();
+
+  bool has(const std::string& name) const;
+  // Throws supra::Error naming the tensor and the file(s) when absent.
+  const TensorView& get(const std::string& name) const;
+  std::vector<std::string> names() const;  // sorted
+  std::string describe() const;            // the file(s) behind it, for messages
+
+ private:
+  Checkpoint();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace supra

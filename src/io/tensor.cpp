@@ -1,0 +1,2 @@
+// placeholder, replaced by the io implementation
+#include "supra/tensor.h"

@@ -1,0 +1,50 @@
+// Shared helpers for the test suite: locating data, comparing tensors, running the CLI.
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace supra::test {
+
+// tests/data inside the repository.
+std::filesystem::path data_dir();
+// ../shared beside the checkout when present (CI has it; users do not).
+std::optional<std::filesystem::path> shared_dir();
+
+// Largest |a - b| and max |b|, to report and to judge relative error as max|a-b| / max|b|.
+struct Diff {
+  double max_abs = 0;
+  double ref_max_abs = 0;
+  std::size_t worst_index = 0;
+  double rel() const { return ref_max_abs > 0 ? max_abs / ref_max_abs : max_abs; }
+};
+Diff compare(std::span<const float> got, std::span<const float> ref);
+
+// Runs the built `supra` command with `args` (a shell-quoted string); captures stdout and
+// stderr separately. Returns the exit code.
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+CliResult run_cli(const std::string& args);
+
+// A fresh empty directory under the system temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_file(const std::filesystem::path& path, const std::string& bytes);
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace supra::test
