@@ -5,7 +5,9 @@
 //   model.safetensors.index.json + shards
 //   pytorch_model.bin (torch zip; read with a restricted unpickler that never runs code)
 // Tensor bytes are memory-mapped; a view points straight into the mapping when the
-// stored dtype can be used as is.
+// stored dtype can be used as is. A view's data pointer is NOT necessarily aligned for its
+// dtype (the formats only promise byte offsets): consumers must memcpy or handle unaligned
+// loads.
 #pragma once
 #include <filesystem>
 #include <memory>
@@ -25,6 +27,10 @@ class Checkpoint {
   static Checkpoint open_folder(const std::filesystem::path& folder);
   // Opens one file: *.safetensors or a torch zip (*.bin / *.pt).
   static Checkpoint open_file(const std::filesystem::path& file);
+  // Opens the shards named by an HF index file ({"weight_map": {tensor: shard file}}, e.g.
+  // model.safetensors.index.json), each once. Every listed tensor must be in its shard, and
+  // no tensor may appear in two shards.
+  static Checkpoint open_sharded(const std::filesystem::path& index_json);
 
   Checkpoint(Checkpoint&&) noexcept;
   Checkpoint& operator=(Checkpoint&&) noexcept;

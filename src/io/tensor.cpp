@@ -1,2 +1,144 @@
-// placeholder, replaced by the io implementation
+// Element types, views and the scalar conversions every loader and test relies on.
 #include "supra/tensor.h"
+
+#include <bit>
+#include <cstring>
+
+#include "supra/error.h"
+
+namespace supra {
+
+// Tensor bytes are used in place from files written on little-endian machines.
+static_assert(std::endian::native == std::endian::little, "supra assumes a little-endian host");
+
+std::size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F64:
+    case DType::I64: return 8;
+    case DType::F32:
+    case DType::I32: return 4;
+    case DType::F16:
+    case DType::BF16:
+    case DType::I16: return 2;
+    case DType::I8:
+    case DType::U8:
+    case DType::Bool: return 1;
+  }
+  throw Error("dtype_size: invalid DType value " + std::to_string(static_cast<int>(t)));
+}
+
+std::string_view dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+    case DType::F64: return "F64";
+    case DType::I64: return "I64";
+    case DType::I32: return "I32";
+    case DType::I16: return "I16";
+    case DType::I8: return "I8";
+    case DType::U8: return "U8";
+    case DType::Bool: return "BOOL";
+  }
+  throw Error("dtype_name: invalid DType value " + std::to_string(static_cast<int>(t)));
+}
+
+std::int64_t TensorView::numel() const {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string TensorView::shape_string() const {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+float bf16_to_f32(std::uint16_t bits) {
+  return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
+}
+
+float f16_to_f32(std::uint16_t bits) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(bits & 0x8000u) << 16;
+  std::uint32_t exponent = (bits >> 10) & 0x1Fu;
+  std::uint32_t mantissa = bits & 0x3FFu;
+  if (exponent == 0x1F) {  // inf / NaN: keep the payload
+    return std::bit_cast<float>(sign | 0x7F800000u | (mantissa << 13));
+  }
+  if (exponent == 0) {
+    if (mantissa == 0) return std::bit_cast<float>(sign);
+    // Subnormal half: normalise it, every one is a normal float.
+    exponent = 127 - 15 + 1;
+    while ((mantissa & 0x400u) == 0) {
+      mantissa <<= 1;
+      --exponent;
+    }
+    mantissa &= 0x3FFu;
+    return std::bit_cast<float>(sign | (exponent << 23) | (mantissa << 13));
+  }
+  return std::bit_cast<float>(sign | ((exponent + 127 - 15) << 23) | (mantissa << 13));
+}
+
+std::uint16_t f32_to_bf16(float value) {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) {
+    // NaN: truncating could clear every mantissa bit and make it inf; force a quiet bit.
+    return static_cast<std::uint16_t>((bits >> 16) | 0x0040u);
+  }
+  const std::uint32_t rounding = 0x7FFFu + ((bits >> 16) & 1u);  // ties go to the even result
+  return static_cast<std::uint16_t>((bits + rounding) >> 16);
+}
+
+namespace {
+
+// Views may be unaligned (they point into files), so every element is read with memcpy.
+template <typename T>
+T load(const std::byte* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename Out, typename In, typename Convert>
+std::vector<Out> convert_all(const TensorView& view, Convert convert) {
+  const std::size_t n = view.nbytes / sizeof(In);
+  std::vector<Out> out(n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = convert(load<In>(view.data + i * sizeof(In)));
+  return out;
+}
+
+}  // namespace
+
+std::vector<float> to_f32(const TensorView& view) {
+  switch (view.dtype) {
+    case DType::F32: return convert_all<float, float>(view, [](float v) { return v; });
+    case DType::F16: return convert_all<float, std::uint16_t>(view, f16_to_f32);
+    case DType::BF16: return convert_all<float, std::uint16_t>(view, bf16_to_f32);
+    case DType::F64:
+      return convert_all<float, double>(view, [](double v) { return static_cast<float>(v); });
+    default:
+      throw Error("tensor '" + view.name + "': expected a floating dtype, found " +
+                  std::string(dtype_name(view.dtype)));
+  }
+}
+
+std::vector<std::int64_t> to_i64(const TensorView& view) {
+  auto widen = [](auto v) { return static_cast<std::int64_t>(v); };
+  switch (view.dtype) {
+    case DType::I64: return convert_all<std::int64_t, std::int64_t>(view, widen);
+    case DType::I32: return convert_all<std::int64_t, std::int32_t>(view, widen);
+    case DType::I16: return convert_all<std::int64_t, std::int16_t>(view, widen);
+    case DType::I8: return convert_all<std::int64_t, std::int8_t>(view, widen);
+    case DType::U8:
+    case DType::Bool: return convert_all<std::int64_t, std::uint8_t>(view, widen);
+    default:
+      throw Error("tensor '" + view.name + "': expected an integer dtype, found " +
+                  std::string(dtype_name(view.dtype)));
+  }
+}
+
+}  // namespace supra

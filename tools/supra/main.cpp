@@ -1,1 +1,42 @@
-int main() { return 0; }
+// supra: command-line front end of the engine. Thin: parses flags and calls the library.
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+#include "supra/error.h"
+
+namespace supra::cli {
+
+std::filesystem::path model_folder(const std::string& flag_value) {
+  if (!flag_value.empty()) return flag_value;
+  return SUPRA_DEFAULT_MODEL_DIR;  // the model in the repository's models/ folder
+}
+
+void add_model_option(CLI::App& cmd, std::string& target) {
+  cmd.add_option("-m,--model", target, "model folder in HF layout (default: the model shipped with supra)");
+}
+
+}  // namespace supra::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"supra: an engine for SUPRA linear-attention language models and their softmax teachers"};
+  app.require_subcommand(1);
+  supra::cli::add_generate(app);
+  supra::cli::add_logits(app);
+  supra::cli::add_tokenize(app);
+  supra::cli::add_info(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const supra::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

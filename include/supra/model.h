@@ -1,0 +1,64 @@
+// Model: a loaded checkpoint and its forward pass, in three modes over one set of kernels.
+//
+//   Parallel   the whole chunk of tokens at once (chunked O(T) linear attention; full causal
+//              softmax for the teacher), like a transformer.
+//   Recurrent  one token at a time with O(1) work and memory per token (KV cache for the teacher).
+//   Hybrid     parallel over the first half of the tokens, recurrent over the rest: a parallel
+//              prefill handing its state to recurrent decoding.
+// All three produce the same logits and the same final State (to float32 rounding).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "supra/config.h"
+#include "supra/state.h"
+#include "supra/tokenizer.h"
+
+namespace supra {
+
+enum class Mode { Parallel, Recurrent, Hybrid };
+std::optional<Mode> parse_mode(std::string_view name);  // "parallel" | "recurrent" | "hybrid"
+std::string_view mode_name(Mode mode);
+
+enum class LogitsWanted { None, Last, All };
+
+// Optional observer of named intermediates (parallel pass), for tests and debugging:
+// "embed", "l{i}.attn_norm_out", "l{i}.q_feat" [T,H,dqk], "l{i}.k_feat" [T,H,dqk],
+// "l{i}.v" [T,H,dv], "l{i}.attn_raw" [T,H,dv], "l{i}.groupnorm_out", "l{i}.attn_out",
+// "hidden.{i}" (residual stream after block i), "final_norm_out".
+using TraceFn = std::function<void(const std::string& name, std::span<const float> values)>;
+
+class Model {
+ public:
+  // Loads config.json and the weights of an HF-layout folder. Throws supra::Error.
+  static Model load(const std::filesystem::path& folder);
+
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  const ModelConfig& config() const;
+  std::string weights_description() const;  // file(s) and stored dtype(s)
+
+  State new_state() const;
+
+  // Consumes `ids` after whatever `state` holds, advancing it. Returns float32 logits:
+  // [T, V] row-major for All, [V] for the last token for Last, nothing for None.
+  // Ids out of [0, V) throw supra::Error before any work is done.
+  std::vector<float> forward(std::span<const TokenId> ids, State& state, Mode mode,
+                             LogitsWanted wanted = LogitsWanted::Last, const TraceFn& trace = {}) const;
+
+ private:
+  Model();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace supra

@@ -1,0 +1,91 @@
+// The generation loop and generation_config.json defaults.
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "supra/error.h"
+#include "supra/generate.h"
+
+namespace supra {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+}  // namespace
+
+GenerationOptions load_generation_defaults(const std::filesystem::path& folder) {
+  GenerationOptions o;
+  o.sampling.temperature = 0.0f;  // HF: do_sample defaults to false
+  const auto path = folder / "generation_config.json";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return o;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+    if (!j.is_object()) throw Error("expected a JSON object");
+    if (j.value("do_sample", false)) {
+      o.sampling.temperature = j.value("temperature", 1.0f);
+      o.sampling.top_k = j.value("top_k", 50);
+      o.sampling.top_p = j.value("top_p", 1.0f);
+    }
+    o.sampling.repetition_penalty = j.value("repetition_penalty", 1.0f);
+    if (j.contains("max_new_tokens") && !j["max_new_tokens"].is_null()) o.max_new_tokens = j["max_new_tokens"].get<int>();
+    if (j.contains("eos_token_id")) {
+      const auto& eos = j["eos_token_id"];
+      if (eos.is_array())
+        o.stop_ids = eos.get<std::vector<TokenId>>();
+      else if (!eos.is_null())
+        o.stop_ids = {eos.get<TokenId>()};
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path.string() + ": " + e.what());
+  } catch (const Error& e) {
+    throw Error(path.string() + ": " + e.what());
+  }
+  return o;
+}
+
+GenerationResult generate(const Model& model, const std::vector<TokenId>& prompt, const GenerationOptions& options,
+                          const std::function<void(TokenId)>& on_token) {
+  if (prompt.empty()) throw Error("generate: the prompt must hold at least one token (BOS)");
+  if (options.max_new_tokens < 0) throw Error("--max-new-tokens must not be negative");
+  options.sampling.validate();
+  Sampler sampler(options.sampling);
+  GenerationResult result;
+  std::vector<TokenId> sequence = prompt;
+
+  auto start = Clock::now();
+  State state = model.new_state();
+  const Mode prefill = options.mode == Mode::Hybrid ? Mode::Parallel : options.mode;
+  std::vector<float> logits = model.forward(prompt, state, prefill);
+  result.prefill_seconds = seconds_since(start);
+
+  start = Clock::now();
+  for (int i = 0; i < options.max_new_tokens; ++i) {
+    const TokenId next = sampler.sample(logits, sequence);
+    sequence.push_back(next);
+    result.tokens.push_back(next);
+    if (on_token) on_token(next);
+    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), next) != options.stop_ids.end()) {
+      result.stopped_at_eos = true;
+      break;
+    }
+    if (i + 1 == options.max_new_tokens) break;
+    if (options.mode == Mode::Parallel) {
+      state = model.new_state();
+      logits = model.forward(sequence, state, Mode::Parallel);
+    } else {
+      logits = model.forward(std::span(&next, 1), state, Mode::Recurrent);
+    }
+  }
+  result.decode_seconds = seconds_since(start);
+  return result;
+}
+
+}  // namespace supra

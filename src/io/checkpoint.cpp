@@ -1,0 +1,150 @@
+// Checkpoint: finds the weights file(s) of a folder and merges their tensors into one index.
+#include "supra/checkpoint.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "io/safetensors.h"
+#include "io/tensor_file.h"
+#include "io/torch_zip.h"
+#include "supra/error.h"
+
+namespace supra {
+
+namespace fs = std::filesystem;
+
+struct Checkpoint::Impl {
+  std::vector<std::unique_ptr<TensorFile>> files;
+  std::map<std::string, const TensorView*> by_name;
+  std::map<std::string, const TensorFile*> file_of;  // which file each tensor came from
+  std::string description;
+
+  void add(std::unique_ptr<TensorFile> file) {
+    for (const TensorView& t : file->tensors()) {
+      const auto [it, inserted] = file_of.emplace(t.name, file.get());
+      if (!inserted)
+        throw Error("tensor '" + t.name + "' appears in both " + it->second->path().string() +
+                    " and " + file->path().string());
+      by_name.emplace(t.name, &t);
+    }
+    files.push_back(std::move(file));
+  }
+};
+
+namespace {
+
+using Opener = std::function<TensorFile(const fs::path&)>;
+
+bool has_zip_magic(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, sizeof magic);
+  return in && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
+}
+
+Opener opener_for(const fs::path& file) {
+  const std::string ext = file.extension().string();
+  if (ext == ".safetensors") return open_safetensors;
+  if (ext == ".bin" || ext == ".pt" || ext == ".pth") return open_torch_zip;
+  return has_zip_magic(file) ? Opener(open_torch_zip) : Opener(open_safetensors);
+}
+
+// The shard file names of an HF index ({"weight_map": {tensor: shard file}}), per tensor.
+std::map<std::string, std::string> read_weight_map(const fs::path& index) {
+  std::ifstream in(index, std::ios::binary);
+  if (!in) throw Error("cannot open " + index.string());
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(index.string() + ": not valid JSON: " + e.what());
+  }
+  if (!json.is_object() || !json.contains("weight_map") || !json["weight_map"].is_object())
+    throw Error(index.string() + ": no \"weight_map\" object");
+  std::map<std::string, std::string> map;
+  for (const auto& [tensor, shard] : json["weight_map"].items()) {
+    // Shards are plain names beside the index: a path could point anywhere on the disk.
+    if (!shard.is_string() || shard.get<std::string>().empty() ||
+        shard.get<std::string>().find('/') != std::string::npos ||
+        shard.get<std::string>() == "." || shard.get<std::string>() == "..")
+      throw Error(index.string() + ": weight_map entry for '" + tensor +
+                  "' is not a file name in the same folder: " + shard.dump());
+    map[tensor] = shard.get<std::string>();
+  }
+  return map;
+}
+
+}  // namespace
+
+Checkpoint::Checkpoint() : impl_(std::make_unique<Impl>()) {}
+Checkpoint::Checkpoint(Checkpoint&&) noexcept = default;
+Checkpoint& Checkpoint::operator=(Checkpoint&&) noexcept = default;
+Checkpoint::~Checkpoint() = default;
+
+Checkpoint Checkpoint::open_file(const fs::path& file) {
+  Checkpoint c;
+  c.impl_->add(std::make_unique<TensorFile>(opener_for(file)(file)));
+  c.impl_->description = file.string();
+  return c;
+}
+
+Checkpoint Checkpoint::open_sharded(const fs::path& index) {
+  const std::map<std::string, std::string> weight_map = read_weight_map(index);
+  std::set<std::string> shards;
+  for (const auto& [tensor, shard] : weight_map) shards.insert(shard);
+
+  Checkpoint c;
+  for (const std::string& shard : shards) {
+    const fs::path path = index.parent_path() / shard;
+    c.impl_->add(std::make_unique<TensorFile>(opener_for(path)(path)));
+  }
+  for (const auto& [tensor, shard] : weight_map) {
+    const auto it = c.impl_->file_of.find(tensor);
+    if (it == c.impl_->file_of.end() || it->second->path().filename() != shard)
+      throw Error(index.string() + ": tensor '" + tensor + "' is listed in shard " + shard +
+                  " but absent from it");
+  }
+  c.impl_->description = index.string() + " (" + std::to_string(shards.size()) + " shards)";
+  return c;
+}
+
+Checkpoint Checkpoint::open_folder(const fs::path& folder) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec))
+    throw Error("model folder " + folder.string() +
+                (fs::exists(folder, ec) ? " is not a folder" : " does not exist"));
+  // In the order HF prefers them.
+  for (const char* name : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                           "pytorch_model.bin.index.json"}) {
+    const fs::path path = folder / name;
+    if (!fs::exists(path, ec)) continue;
+    return path.extension() == ".json" ? open_sharded(path) : open_file(path);
+  }
+  throw Error("no weights file in " + folder.string() +
+              " (looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin, "
+              "pytorch_model.bin.index.json)");
+}
+
+bool Checkpoint::has(const std::string& name) const { return impl_->by_name.contains(name); }
+
+const TensorView& Checkpoint::get(const std::string& name) const {
+  const auto it = impl_->by_name.find(name);
+  if (it == impl_->by_name.end())
+    throw Error("tensor '" + name + "' not found in " + impl_->description);
+  return *it->second;
+}
+
+std::vector<std::string> Checkpoint::names() const {
+  std::vector<std::string> out;
+  out.reserve(impl_->by_name.size());
+  for (const auto& entry : impl_->by_name) out.push_back(entry.first);
+  return out;
+}
+
+std::string Checkpoint::describe() const { return impl_->description; }
+
+}  // namespace supra

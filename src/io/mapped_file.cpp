@@ -1,0 +1,68 @@
+#include "io/mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+#include <utility>
+
+#include "supra/error.h"
+
+namespace supra {
+
+namespace {
+
+[[noreturn]] void fail(const std::filesystem::path& path, const char* what, int err) {
+  throw Error("cannot " + std::string(what) + " " + path.string() + ": " +
+              std::system_category().message(err));
+}
+
+// Closes the descriptor on every path out of the constructor; the mapping outlives it.
+struct Fd {
+  int fd;
+  ~Fd() { ::close(fd); }
+};
+
+}  // namespace
+
+MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
+  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.fd < 0) fail(path, "open", errno);
+  struct stat info {};
+  if (::fstat(file.fd, &info) != 0) fail(path, "stat", errno);
+  if (!S_ISREG(info.st_mode)) throw Error("cannot map " + path.string() + ": not a regular file");
+  size_ = static_cast<std::size_t>(info.st_size);
+  if (size_ == 0) return;  // mmap rejects a zero length; an empty span says it all
+  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, file.fd, 0);
+  if (p == MAP_FAILED) fail(path, "map", errno);
+  data_ = static_cast<const std::byte*>(p);
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    unmap();
+    path_ = std::move(other.path_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() { unmap(); }
+
+void MappedFile::unmap() noexcept {
+  // munmap wants a non-const pointer to what mmap returned; the mapping is PROT_READ anyway.
+  if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+}  // namespace supra

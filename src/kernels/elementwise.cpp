@@ -1,0 +1,63 @@
+// Norms, activations and rotary: row-wise kernels of spec §2.2, §2.4, §3.5, §3.9.
+#include <cmath>
+
+#include "kernels/kernels.h"
+
+namespace supra::kernels {
+
+void rmsnorm(float* y, const float* x, const float* w, std::int64_t T, std::int64_t n, float eps) {
+  for (std::int64_t t = 0; t < T; ++t) {
+    const float* xr = x + t * n;
+    float* yr = y + t * n;
+    double ss = 0.0;  // the reference reduces in float32; double keeps us within its rounding
+    for (std::int64_t i = 0; i < n; ++i) ss += double(xr[i]) * double(xr[i]);
+    const float inv = 1.0f / std::sqrt(float(ss / double(n)) + eps);
+    for (std::int64_t i = 0; i < n; ++i) yr[i] = (xr[i] * inv) * w[i];
+  }
+}
+
+void group_norm(float* y, const float* x, std::int64_t T, std::int64_t H, std::int64_t d, float eps) {
+  for (std::int64_t g = 0; g < T * H; ++g) {
+    const float* xr = x + g * d;
+    float* yr = y + g * d;
+    double mean = 0.0;
+    for (std::int64_t i = 0; i < d; ++i) mean += xr[i];
+    mean /= double(d);
+    double var = 0.0;
+    for (std::int64_t i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    var /= double(d);
+    const double inv = 1.0 / std::sqrt(var + double(eps));
+    for (std::int64_t i = 0; i < d; ++i) yr[i] = float((xr[i] - mean) * inv);
+  }
+}
+
+void silu_mul(float* out, const float* gate, const float* up, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void relu(float* x, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void rope(float* x, std::int64_t T, std::int64_t heads, std::int64_t head_dim, std::int64_t rot_dim,
+          std::int64_t first_pos, const float* inv_freq) {
+  const std::int64_t half = rot_dim / 2;
+  for (std::int64_t t = 0; t < T; ++t) {
+    const float pos = float(first_pos + t);
+    for (std::int64_t i = 0; i < half; ++i) {
+      const float angle = pos * inv_freq[i];
+      const float c = std::cos(angle), s = std::sin(angle);
+      for (std::int64_t h = 0; h < heads; ++h) {
+        float* xh = x + (t * heads + h) * head_dim;
+        const float a = xh[i], b = xh[i + half];
+        xh[i] = a * c - b * s;
+        xh[i + half] = b * c + a * s;
+      }
+    }
+  }
+}
+
+}  // namespace supra::kernels

@@ -1,0 +1,27 @@
+// Matrix: a read-only weight matrix in its stored element type, as kernels consume it.
+// Row-major [rows, cols]; `data` points into a mapped checkpoint or an owned buffer and
+// is aligned for the element type. New storage formats (quantized blocks) become new
+// DType values here and new branches in the matmul kernel; the model never looks inside.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "supra/tensor.h"
+
+namespace supra::kernels {
+
+struct Matrix {
+  DType dtype = DType::F32;
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  const std::byte* data = nullptr;
+
+  bool empty() const { return data == nullptr; }
+  std::size_t row_bytes() const { return static_cast<std::size_t>(cols) * dtype_size(dtype); }
+  // Rows [first, first + count) as a matrix of their own (a view, no copy).
+  Matrix row_slice(std::int64_t first, std::int64_t count) const {
+    return Matrix{dtype, count, cols, data + static_cast<std::size_t>(first) * row_bytes()};
+  }
+};
+
+}  // namespace supra::kernels

@@ -1,0 +1,21 @@
+// The subcommands of the `supra` command line. Each adds itself to the app; main() runs the
+// chosen one and turns errors into one line on stderr and a non-zero exit.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <string>
+
+namespace supra::cli {
+
+void add_generate(CLI::App& app);
+void add_logits(CLI::App& app);
+void add_tokenize(CLI::App& app);
+void add_info(CLI::App& app);
+
+// The model folder to use: -m when given, else the model shipped with supra.
+std::filesystem::path model_folder(const std::string& flag_value);
+
+// Adds the -m/--model option to a subcommand.
+void add_model_option(CLI::App& cmd, std::string& target);
+
+}  // namespace supra::cli
