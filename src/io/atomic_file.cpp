@@ -81,6 +81,12 @@ void sync_directory(const std::filesystem::path& dir) {
 
 void write_file_atomically(const std::filesystem::path& final_path,
                            const std::function<void(std::ostream&)>& writer) {
+  // Renaming over a device, a fifo or a directory would replace it (as root, `-o /dev/null`
+  // would destroy /dev/null): only regular files, or nothing, may sit at the final path.
+  std::error_code ec;
+  const auto status = std::filesystem::status(final_path, ec);
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw Error("cannot write " + final_path.string() + ": it exists and is not a regular file");
   const std::filesystem::path tmp = temp_path_for(final_path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0)

@@ -1,11 +1,10 @@
 // Checkpoint: finds the weights file(s) of a folder and merges their tensors into one index.
 #include "supra/checkpoint.h"
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "io/safetensors.h"

@@ -18,25 +18,32 @@ constexpr std::string_view kMagic = "\x93NUMPY";
 std::string shape_tuple(const std::vector<std::int64_t>& shape) {
   std::string s = "(";
   for (std::size_t i = 0; i < shape.size(); ++i) s += std::to_string(shape[i]) + ", ";
-  if (shape.size() == 1) s.pop_back();  // "(5,)": a one-element tuple keeps its comma
-  else if (!shape.empty()) s.resize(s.size() - 2);
+  if (shape.size() == 1)
+    s.pop_back();  // "(5,)": a one-element tuple keeps its comma
+  else if (!shape.empty())
+    s.resize(s.size() - 2);
   return s + ")";
 }
 
 // The value text after `'key':` in the header dict, up to the next top-level ',' or '}'.
-std::string_view dict_value(std::string_view header, std::string_view key, const std::string& what) {
+std::string_view dict_value(std::string_view header, std::string_view key,
+                            const std::string& what) {
   const std::string quoted = "'" + std::string(key) + "':";
   const std::size_t at = header.find(quoted);
-  if (at == std::string_view::npos) throw Error(what + ": .npy header has no '" + std::string(key) + "'");
+  if (at == std::string_view::npos)
+    throw Error(what + ": .npy header has no '" + std::string(key) + "'");
   std::size_t begin = at + quoted.size();
   while (begin < header.size() && header[begin] == ' ') ++begin;
   std::size_t end = begin;
   int depth = 0;
   for (; end < header.size(); ++end) {
     const char c = header[end];
-    if (c == '(') ++depth;
-    else if (c == ')') --depth;
-    else if ((c == ',' || c == '}') && depth == 0) break;
+    if (c == '(')
+      ++depth;
+    else if (c == ')')
+      --depth;
+    else if ((c == ',' || c == '}') && depth == 0)
+      break;
   }
   return header.substr(begin, end - begin);
 }
@@ -71,7 +78,8 @@ void write_npy_f32(const std::filesystem::path& path, const std::vector<std::int
     if (d < 0) throw Error(path.string() + ": negative dimension in .npy shape");
     numel *= static_cast<std::size_t>(d);
   }
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_tuple(shape) + ", }";
+  std::string header =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_tuple(shape) + ", }";
   const std::size_t prefix = kMagic.size() + 2 + 2;  // magic, version, header length
   header.append(63 - (prefix + header.size()) % 64, ' ');
   header += '\n';
@@ -84,7 +92,8 @@ void write_npy_f32(const std::filesystem::path& path, const std::vector<std::int
     const std::uint16_t len = static_cast<std::uint16_t>(header.size());
     out.write(reinterpret_cast<const char*>(&len), sizeof len);
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(numel * sizeof(float)));
+    out.write(reinterpret_cast<const char*>(data),
+              static_cast<std::streamsize>(numel * sizeof(float)));
   });
 }
 
@@ -107,9 +116,11 @@ NpyF32 read_npy_f32(const std::filesystem::path& path) {
     throw Error(what + ": unsupported .npy version " + std::to_string(major));
   }
   if (header_len > bytes.size() - header_start) throw Error(what + ": truncated .npy header");
-  const std::string_view header(reinterpret_cast<const char*>(bytes.data() + header_start), header_len);
+  const std::string_view header(reinterpret_cast<const char*>(bytes.data() + header_start),
+                                header_len);
   if (dict_value(header, "descr", what) != "'<f4'")
-    throw Error(what + ": .npy dtype is " + std::string(dict_value(header, "descr", what)) + ", expected '<f4'");
+    throw Error(what + ": .npy dtype is " + std::string(dict_value(header, "descr", what)) +
+                ", expected '<f4'");
   if (dict_value(header, "fortran_order", what) != "False")
     throw Error(what + ": Fortran-order .npy is not supported");
 

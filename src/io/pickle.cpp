@@ -15,19 +15,20 @@ namespace {
 
 enum class Kind { None, Bool, Int, Float, Str, Tuple, List, Dict, Global, Storage, Tensor };
 
+// With its article, for messages: "an int", "a tensor".
 std::string_view kind_name(Kind k) {
   switch (k) {
     case Kind::None: return "None";
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "int";
-    case Kind::Float: return "float";
-    case Kind::Str: return "str";
-    case Kind::Tuple: return "tuple";
-    case Kind::List: return "list";
-    case Kind::Dict: return "dict";
-    case Kind::Global: return "global";
-    case Kind::Storage: return "storage";
-    case Kind::Tensor: return "tensor";
+    case Kind::Bool: return "a bool";
+    case Kind::Int: return "an int";
+    case Kind::Float: return "a float";
+    case Kind::Str: return "a str";
+    case Kind::Tuple: return "a tuple";
+    case Kind::List: return "a list";
+    case Kind::Dict: return "a dict";
+    case Kind::Global: return "a global";
+    case Kind::Storage: return "a storage";
+    case Kind::Tensor: return "a tensor";
   }
   return "?";
 }
@@ -40,9 +41,9 @@ struct StorageClass {
   DType dtype;
 };
 constexpr StorageClass kStorageClasses[] = {
-    {"FloatStorage", DType::F32}, {"BFloat16Storage", DType::BF16}, {"HalfStorage", DType::F16},
-    {"DoubleStorage", DType::F64}, {"LongStorage", DType::I64},    {"IntStorage", DType::I32},
-    {"ShortStorage", DType::I16}, {"CharStorage", DType::I8},      {"ByteStorage", DType::U8},
+    {"FloatStorage", DType::F32},  {"BFloat16Storage", DType::BF16}, {"HalfStorage", DType::F16},
+    {"DoubleStorage", DType::F64}, {"LongStorage", DType::I64},      {"IntStorage", DType::I32},
+    {"ShortStorage", DType::I16},  {"CharStorage", DType::I8},       {"ByteStorage", DType::U8},
     {"BoolStorage", DType::Bool}};
 
 // A pickled object. Nodes live in the unpickler's arena and point at each other with raw
@@ -50,13 +51,13 @@ constexpr StorageClass kStorageClasses[] = {
 // without recursion and without leaks.
 struct Node {
   Kind kind = Kind::None;
-  std::int64_t integer = 0;      // Bool, Int; Storage: numel
-  std::string text;              // Str; Global: "module.name"; Storage: key
-  std::vector<Node*> items;      // Tuple, List; Dict: key, value, key, value, ...
-  Callable callable{};           // Global
-  DType dtype{};                 // Global of a storage class, Storage
-  const Node* storage = nullptr;  // Tensor
-  std::int64_t offset = 0;       // Tensor, in elements
+  std::int64_t integer = 0;                // Bool, Int; Storage: numel
+  std::string text;                        // Str; Global: "module.name"; Storage: key
+  std::vector<Node*> items;                // Tuple, List; Dict: key, value, key, value, ...
+  Callable callable{};                     // Global
+  DType dtype{};                           // Global of a storage class, Storage
+  const Node* storage = nullptr;           // Tensor
+  std::int64_t offset = 0;                 // Tensor, in elements
   std::vector<std::int64_t> size, stride;  // Tensor
 };
 
@@ -87,22 +88,22 @@ class Unpickler {
         if (proto < 2 || proto > 5) fail("unsupported pickle protocol " + std::to_string(proto));
         break;
       }
-      case 0x95: take(8); break;  // FRAME: only a streaming reader cares about frames
+      case 0x95: take(8); break;                // FRAME: only a streaming reader cares about frames
       case '}': push(make(Kind::Dict)); break;  // EMPTY_DICT
       case ']': push(make(Kind::List)); break;  // EMPTY_LIST
-      case ')': push(make(Kind::Tuple)); break;  // EMPTY_TUPLE
-      case '(': marks_.push_back(stack_.size()); break;  // MARK
-      case 'X': push_str(read<std::uint32_t>()); break;  // BINUNICODE
-      case 0x8c: push_str(read<std::uint8_t>()); break;  // SHORT_BINUNICODE
+      case ')': push(make(Kind::Tuple)); break;           // EMPTY_TUPLE
+      case '(': marks_.push_back(stack_.size()); break;   // MARK
+      case 'X': push_str(read<std::uint32_t>()); break;   // BINUNICODE
+      case 0x8c: push_str(read<std::uint8_t>()); break;   // SHORT_BINUNICODE
       case 0x8d: push_str(read<std::uint64_t>()); break;  // BINUNICODE8
-      case 'T': {  // BINSTRING
+      case 'T': {                                         // BINSTRING
         const auto n = read<std::int32_t>();
         if (n < 0) fail("negative BINSTRING length");
         push_str(static_cast<std::uint64_t>(n));
         break;
       }
       case 'U': push_str(read<std::uint8_t>()); break;  // SHORT_BINSTRING
-      case 'c': {  // GLOBAL "module\nname\n"
+      case 'c': {                                       // GLOBAL "module\nname\n"
         const std::string module(line());
         const std::string name(line());
         push(resolve_global(module, name));
@@ -116,13 +117,13 @@ class Unpickler {
         push(resolve_global(module->text, name->text));
         break;
       }
-      case 'Q': push(persistent_load(pop())); break;  // BINPERSID
-      case 'J': push_int(read<std::int32_t>()); break;  // BININT
-      case 'K': push_int(read<std::uint8_t>()); break;  // BININT1
+      case 'Q': push(persistent_load(pop())); break;     // BINPERSID
+      case 'J': push_int(read<std::int32_t>()); break;   // BININT
+      case 'K': push_int(read<std::uint8_t>()); break;   // BININT1
       case 'M': push_int(read<std::uint16_t>()); break;  // BININT2
-      case 0x8a: push_int(long1()); break;  // LONG1
-      case 0x88:  // NEWTRUE
-      case 0x89: {  // NEWFALSE
+      case 0x8a: push_int(long1()); break;               // LONG1
+      case 0x88:                                         // NEWTRUE
+      case 0x89: {                                       // NEWFALSE
         Node* b = make(Kind::Bool);
         b->integer = op == 0x88;
         push(b);
@@ -130,9 +131,9 @@ class Unpickler {
       }
       case 'N': push(make(Kind::None)); break;
       case 't': push(tuple(pop_mark())); break;  // TUPLE
-      case 0x85:  // TUPLE1
-      case 0x86:  // TUPLE2
-      case 0x87: {  // TUPLE3
+      case 0x85:                                 // TUPLE1
+      case 0x86:                                 // TUPLE2
+      case 0x87: {                               // TUPLE3
         std::vector<Node*> items(op - 0x84u);
         for (auto it = items.rbegin(); it != items.rend(); ++it) *it = pop();
         push(tuple(std::move(items)));
@@ -147,8 +148,9 @@ class Unpickler {
       case 'b': {  // BUILD: only an OrderedDict's _metadata, which tensors do not need
         const Node* state = pop();
         if (top()->kind != Kind::Dict || state->kind != Kind::Dict)
-          fail("BUILD of a " + std::string(kind_name(state->kind)) + " onto a " +
-               std::string(kind_name(top()->kind)) + " (only an OrderedDict's _metadata is accepted)");
+          fail("BUILD of " + std::string(kind_name(state->kind)) + " onto " +
+               std::string(kind_name(top()->kind)) +
+               " (only an OrderedDict's _metadata is accepted)");
         break;
       }
       case 's': {  // SETITEM
@@ -163,12 +165,12 @@ class Unpickler {
         add_to(Kind::Dict, items);
         break;
       }
-      case 'a': add_to(Kind::List, {pop()}); break;  // APPEND
-      case 'e': add_to(Kind::List, pop_mark()); break;  // APPENDS
-      case 'q': memo_put(read<std::uint8_t>()); break;  // BINPUT
-      case 'r': memo_put(read<std::uint32_t>()); break;  // LONG_BINPUT
-      case 0x94: memo_put(memo_.size()); break;  // MEMOIZE
-      case 'h': push(memo_get(read<std::uint8_t>())); break;  // BINGET
+      case 'a': add_to(Kind::List, {pop()}); break;            // APPEND
+      case 'e': add_to(Kind::List, pop_mark()); break;         // APPENDS
+      case 'q': memo_put(read<std::uint8_t>()); break;         // BINPUT
+      case 'r': memo_put(read<std::uint32_t>()); break;        // LONG_BINPUT
+      case 0x94: memo_put(memo_.size()); break;                // MEMOIZE
+      case 'h': push(memo_get(read<std::uint8_t>())); break;   // BINGET
       case 'j': push(memo_get(read<std::uint32_t>())); break;  // LONG_BINGET
       case 'G': {  // BINFLOAT, big-endian; floats carry nothing a tensor needs
         take(8);
@@ -250,7 +252,8 @@ class Unpickler {
   }
   std::vector<Node*> pop_mark() {
     if (marks_.empty()) fail("no MARK on the pickle stack");
-    std::vector<Node*> items(stack_.begin() + static_cast<std::ptrdiff_t>(marks_.back()), stack_.end());
+    std::vector<Node*> items(stack_.begin() + static_cast<std::ptrdiff_t>(marks_.back()),
+                             stack_.end());
     stack_.resize(marks_.back());
     marks_.pop_back();
     return items;
@@ -263,7 +266,7 @@ class Unpickler {
   void add_to(Kind kind, const std::vector<Node*>& items) {
     Node* target = top();
     if (target->kind != kind)
-      fail("cannot add items to a " + std::string(kind_name(target->kind)) + ", expected a " +
+      fail("cannot add items to " + std::string(kind_name(target->kind)) + ", expected " +
            std::string(kind_name(kind)));
     target->items.insert(target->items.end(), items.begin(), items.end());
   }
@@ -310,7 +313,7 @@ class Unpickler {
 
   void expect(const Node* n, Kind kind, const char* what) const {
     if (n->kind != kind)
-      fail(std::string(what) + " is a " + std::string(kind_name(n->kind)) + ", expected a " +
+      fail(std::string(what) + " is " + std::string(kind_name(n->kind)) + ", expected " +
            std::string(kind_name(kind)));
   }
 
@@ -398,7 +401,7 @@ std::vector<PickledTensor> unpickle_state_dict(std::span<const std::byte> pickle
   Unpickler unpickler(pickle, what);
   const Node* root = unpickler.run();
   if (root->kind != Kind::Dict)
-    throw Error(what + ": the pickle holds a " + std::string(kind_name(root->kind)) +
+    throw Error(what + ": the pickle holds " + std::string(kind_name(root->kind)) +
                 ", expected a dict of tensors (a state dict)");
   std::vector<PickledTensor> tensors;
   std::unordered_set<std::string> names;
@@ -406,10 +409,10 @@ std::vector<PickledTensor> unpickle_state_dict(std::span<const std::byte> pickle
     const Node* key = root->items[i];
     const Node* value = root->items[i + 1];
     if (key->kind != Kind::Str)
-      throw Error(what + ": state dict key is a " + std::string(kind_name(key->kind)) +
+      throw Error(what + ": state dict key is " + std::string(kind_name(key->kind)) +
                   ", expected a str");
     if (value->kind != Kind::Tensor)
-      throw Error(what + ": state dict entry '" + key->text + "' is a " +
+      throw Error(what + ": state dict entry '" + key->text + "' is " +
                   std::string(kind_name(value->kind)) + ", expected a tensor");
     if (!names.insert(key->text).second)
       throw Error(what + ": state dict key '" + key->text + "' appears twice");

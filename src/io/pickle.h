@@ -20,7 +20,7 @@ struct PickledTensor {
   std::string name;
   DType dtype = DType::F32;  // from the storage class
   std::string storage_key;
-  std::int64_t storage_numel = 0;  // elements, as the persistent id says
+  std::int64_t storage_numel = 0;   // elements, as the persistent id says
   std::int64_t storage_offset = 0;  // elements
   std::vector<std::int64_t> size;
   std::vector<std::int64_t> stride;

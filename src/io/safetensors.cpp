@@ -1,7 +1,6 @@
 #include "io/safetensors.h"
 
 #include <nlohmann/json.hpp>
-
 #include <set>
 
 #include "io/atomic_file.h"
@@ -28,8 +27,8 @@ DType parse_dtype(const std::string& name, const std::string& where) {
 }
 
 // The one tensor entry of the header named `name`, checked against the data section.
-TensorView parse_entry(const std::string& name, const json& entry,
-                       std::span<const std::byte> data, const std::string& what) {
+TensorView parse_entry(const std::string& name, const json& entry, std::span<const std::byte> data,
+                       const std::string& what) {
   const std::string where = what + ": tensor '" + name + "'";
   if (!entry.is_object()) throw Error(where + ": header entry is not an object");
   for (const char* key : {"dtype", "shape", "data_offsets"})
@@ -46,7 +45,8 @@ TensorView parse_entry(const std::string& name, const json& entry,
   std::uint64_t numel = 1;
   for (const json& d : shape) {
     if (!d.is_number_integer() || d.get<std::int64_t>() < 0)
-      throw Error(where + ": shape " + shape.dump() + " has a dimension that is not a "
+      throw Error(where + ": shape " + shape.dump() +
+                  " has a dimension that is not a "
                   "non-negative integer");
     const auto dim = static_cast<std::uint64_t>(d.get<std::int64_t>());
     auto product = checked_mul(numel, dim);
@@ -138,8 +138,7 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<Tenso
   std::uint64_t offset = 0;
   for (const TensorToWrite& t : tensors) {
     const std::string where = path.string() + ": tensor '" + t.name + "'";
-    if (t.name.empty() || t.name == "__metadata__")
-      throw Error(where + ": invalid tensor name");
+    if (t.name.empty() || t.name == "__metadata__") throw Error(where + ": invalid tensor name");
     if (!seen.insert(t.name).second) throw Error(where + ": duplicate tensor name");
     std::uint64_t numel = 1;
     for (std::int64_t d : t.shape) {

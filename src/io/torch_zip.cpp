@@ -23,12 +23,11 @@ std::string find_top_folder(const ZipArchive& zip, const std::string& what) {
     const std::string_view folder = name.substr(0, name.size() - kPickle.size());
     if (folder.find('/') != std::string_view::npos) continue;
     if (!top.empty())
-      throw Error(what + ": two pickles in one torch zip ('" + top + "/data.pkl' and '" +
-                  e.name + "')");
+      throw Error(what + ": two pickles in one torch zip ('" + top + "/data.pkl' and '" + e.name +
+                  "')");
     top = folder;
   }
-  if (top.empty())
-    throw Error(what + ": no '<folder>/data.pkl' entry: not a torch.save zip file");
+  if (top.empty()) throw Error(what + ": no '<folder>/data.pkl' entry: not a torch.save zip file");
   return top;
 }
 
@@ -48,7 +47,8 @@ void check_byteorder(const ZipArchive& zip, const std::string& top, const std::s
 TensorView make_view(const PickledTensor& t, std::span<const std::byte> storage,
                      const std::string& where) {
   const std::size_t item = dtype_size(t.dtype);
-  const auto storage_bytes = checked_mul<std::uint64_t>(static_cast<std::uint64_t>(t.storage_numel), item);
+  const auto storage_bytes =
+      checked_mul<std::uint64_t>(static_cast<std::uint64_t>(t.storage_numel), item);
   if (!storage_bytes || *storage_bytes > storage.size())
     throw Error(where + ": storage of " + std::to_string(t.storage_numel) + " " +
                 std::string(dtype_name(t.dtype)) + " elements needs more than the " +
@@ -63,9 +63,9 @@ TensorView make_view(const PickledTensor& t, std::span<const std::byte> storage,
   for (std::size_t d = t.size.size(); d-- > 0;) {
     const auto dim = static_cast<std::uint64_t>(t.size[d]);
     if (dim != 1 && static_cast<std::uint64_t>(t.stride[d]) != numel)
-      throw Error(where + ": tensor " + view.shape_string() +
-                  " is not contiguous (stride " + std::to_string(t.stride[d]) + " in dimension " +
-                  std::to_string(d) + "); save it after .contiguous()");
+      throw Error(where + ": tensor " + view.shape_string() + " is not contiguous (stride " +
+                  std::to_string(t.stride[d]) + " in dimension " + std::to_string(d) +
+                  "); save it after .contiguous()");
     const auto next = checked_mul(numel, dim);
     if (!next) throw Error(where + ": tensor size " + view.shape_string() + " overflows");
     numel = *next;
@@ -76,13 +76,15 @@ TensorView make_view(const PickledTensor& t, std::span<const std::byte> storage,
                 std::to_string(t.storage_offset) + " overruns its storage of " +
                 std::to_string(t.storage_numel) + " elements");
   view.nbytes = static_cast<std::size_t>(numel * item);
-  view.data = numel > 0 ? storage.data() + static_cast<std::size_t>(t.storage_offset) * item : storage.data();
+  view.data = numel > 0 ? storage.data() + static_cast<std::size_t>(t.storage_offset) * item
+                        : storage.data();
   return view;
 }
 
 }  // namespace
 
-std::vector<TensorView> parse_torch_zip(std::span<const std::byte> archive, const std::string& what) {
+std::vector<TensorView> parse_torch_zip(std::span<const std::byte> archive,
+                                        const std::string& what) {
   const ZipArchive zip(archive, what);
   const std::string top = find_top_folder(zip, what);
   check_byteorder(zip, top, what);
@@ -97,7 +99,8 @@ std::vector<TensorView> parse_torch_zip(std::span<const std::byte> archive, cons
     const std::string where = what + ": tensor '" + t.name + "'";
     const std::string entry_name = top + "/data/" + t.storage_key;
     const ZipEntry* entry = zip.find(entry_name);
-    if (!entry) throw Error(where + ": its storage entry '" + entry_name + "' is missing from the zip");
+    if (!entry)
+      throw Error(where + ": its storage entry '" + entry_name + "' is missing from the zip");
     views.push_back(make_view(t, zip.stored_data(*entry), where));
   }
   return views;

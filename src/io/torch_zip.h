@@ -17,6 +17,7 @@ TensorFile open_torch_zip(const std::filesystem::path& path);
 
 // The parsing half of open_torch_zip, on an archive already in memory; `what` names it in
 // error messages. Views point into `archive`.
-std::vector<TensorView> parse_torch_zip(std::span<const std::byte> archive, const std::string& what);
+std::vector<TensorView> parse_torch_zip(std::span<const std::byte> archive,
+                                        const std::string& what);
 
 }  // namespace supra

@@ -34,9 +34,7 @@ class Parser {
   Parser(std::span<const std::byte> archive, const std::string& what)
       : bytes_(archive), what_(what) {}
 
-  [[noreturn]] void fail(const std::string& message) const {
-    throw Error(what_ + ": " + message);
-  }
+  [[noreturn]] void fail(const std::string& message) const { throw Error(what_ + ": " + message); }
 
   // `size` bytes at `offset` exist in the archive.
   bool fits(std::uint64_t offset, std::uint64_t size) const {
@@ -52,12 +50,15 @@ class Parser {
     // The end record is the last thing in the file but may be followed by a comment of up to
     // 65535 bytes, so scan backwards for its signature.
     if (bytes_.size() < kEndSize)
-      fail("not a zip file: " + std::to_string(bytes_.size()) + " bytes is too short (file truncated?)");
-    const std::size_t lowest = bytes_.size() - kEndSize - std::min<std::size_t>(bytes_.size() - kEndSize, 0xFFFF);
+      fail("not a zip file: " + std::to_string(bytes_.size()) +
+           " bytes is too short (file truncated?)");
+    const std::size_t lowest =
+        bytes_.size() - kEndSize - std::min<std::size_t>(bytes_.size() - kEndSize, 0xFFFF);
     std::size_t pos = bytes_.size() - kEndSize + 1;
     bool found = false;
     while (pos-- > lowest) {
-      if (le<std::uint32_t>(pos) == kEndSig && pos + kEndSize + le<std::uint16_t>(pos + 20) <= bytes_.size()) {
+      if (le<std::uint32_t>(pos) == kEndSig &&
+          pos + kEndSize + le<std::uint16_t>(pos + 20) <= bytes_.size()) {
         found = true;
         break;
       }
@@ -104,12 +105,14 @@ class Parser {
     const std::uint64_t end = dir.offset + dir.size;
     for (std::uint64_t i = 0; i < dir.entries; ++i) {
       if (pos + kCentralHeaderSize > end || le<std::uint32_t>(pos) != kCentralHeaderSig)
-        fail("bad central directory entry " + std::to_string(i) + " at offset " + std::to_string(pos));
+        fail("bad central directory entry " + std::to_string(i) + " at offset " +
+             std::to_string(pos));
       const std::uint16_t name_len = le<std::uint16_t>(pos + 28);
       const std::uint16_t extra_len = le<std::uint16_t>(pos + 30);
       const std::uint16_t comment_len = le<std::uint16_t>(pos + 32);
       const std::uint64_t next = pos + kCentralHeaderSize + name_len + extra_len + comment_len;
-      if (next > end) fail("central directory entry " + std::to_string(i) + " overruns the directory");
+      if (next > end)
+        fail("central directory entry " + std::to_string(i) + " overruns the directory");
 
       ZipEntry e;
       e.flags = le<std::uint16_t>(pos + 8);
@@ -117,7 +120,8 @@ class Parser {
       e.compressed_size = le<std::uint32_t>(pos + 20);
       e.uncompressed_size = le<std::uint32_t>(pos + 24);
       std::uint64_t local = le<std::uint32_t>(pos + 42);
-      e.name.assign(reinterpret_cast<const char*>(bytes_.data() + pos + kCentralHeaderSize), name_len);
+      e.name.assign(reinterpret_cast<const char*>(bytes_.data() + pos + kCentralHeaderSize),
+                    name_len);
       apply_zip64_extra(pos + kCentralHeaderSize + name_len, extra_len, e, local);
       e.data_offset = data_offset(e, local);
       entries.push_back(std::move(e));
@@ -128,7 +132,8 @@ class Parser {
 
   // Sizes and offsets that do not fit in 32 bits are 0xFFFFFFFF in the header, the real value
   // being in the ZIP64 extra field, in this order, present only for those fields that overflow.
-  void apply_zip64_extra(std::uint64_t pos, std::uint16_t len, ZipEntry& e, std::uint64_t& local) const {
+  void apply_zip64_extra(std::uint64_t pos, std::uint16_t len, ZipEntry& e,
+                         std::uint64_t& local) const {
     const std::uint64_t end = pos + len;
     while (pos + 4 <= end) {
       const std::uint16_t id = le<std::uint16_t>(pos);
@@ -157,9 +162,9 @@ class Parser {
     const std::uint64_t start =
         local + kLocalHeaderSize + le<std::uint16_t>(local + 26) + le<std::uint16_t>(local + 28);
     if (!fits(start, e.compressed_size))
-      fail("entry '" + e.name + "': its " + std::to_string(e.compressed_size) + " bytes at offset " +
-           std::to_string(start) + " lie outside the archive of " + std::to_string(bytes_.size()) +
-           " bytes (file truncated?)");
+      fail("entry '" + e.name + "': its " + std::to_string(e.compressed_size) +
+           " bytes at offset " + std::to_string(start) + " lie outside the archive of " +
+           std::to_string(bytes_.size()) + " bytes (file truncated?)");
     return start;
   }
 

@@ -48,7 +48,10 @@ void matmul(float* y, const float* x, const Matrix& w, std::int64_t T) {
   if (w.dtype != DType::F32 && w.dtype != DType::BF16 && w.dtype != DType::F16)
     throw Error("matmul: unsupported weight type " + std::string(dtype_name(w.dtype)));
   const std::int64_t rows = w.rows, cols = w.cols;
-#pragma omp parallel
+  // Below this many multiply-adds a thread team costs more than it saves (tiny models, and
+  // spinning workers hurt badly when the cores are shared).
+  constexpr std::int64_t kMinParallelWork = std::int64_t{1} << 22;
+#pragma omp parallel if (rows * cols * T >= kMinParallelWork)
   {
     std::vector<float> scratch(w.dtype == DType::F32 ? 0 : static_cast<std::size_t>(cols));
 #pragma omp for schedule(static)

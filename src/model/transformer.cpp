@@ -15,19 +15,16 @@ using Buffer = std::vector<float>;
 // nn.GroupNorm's default epsilon, hard-coded in the reference (spec §3.9).
 constexpr float kGroupNormEps = 1e-5f;
 
+// Per-head attention work below which heads run on one thread (a team costs more).
+constexpr std::int64_t kMinThreadedHeadWork = std::int64_t{1} << 20;
+
 Buffer zeros(std::int64_t n) { return Buffer(static_cast<std::size_t>(n), 0.0f); }
 
 void emit(const TraceFn& trace, const std::string& name, const Buffer& values) {
   if (trace) trace(name, values);
 }
 
-std::string layer_name(int layer, const char* what) {
-  std::string name = "l";  // built by appending: GCC 12 warns falsely on "l" + std::string
-  name += std::to_string(layer);
-  name += '.';
-  name += what;
-  return name;
-}
+std::string layer_name(int layer, const char* what) { return "l" + std::to_string(layer) + "." + what; }
 
 // Repeats kv heads to query heads: dst[T, H, d] from src[T, Hkv, d], head h <- ⌊h / r⌋ (spec §3.3).
 Buffer repeat_heads(const Buffer& src, std::int64_t T, std::int64_t Hkv, std::int64_t H, std::int64_t d) {
@@ -120,7 +117,8 @@ void Transformer::linear_attention(float* out, const float* z, std::int64_t T, s
   // Decayed causal linear attention per head (§3.7 / §3.8), continuing the layer state.
   const float scale = float(1.0 / std::sqrt(double(dqk)));
   Buffer o = zeros(T * H * dv);
-#pragma omp parallel for schedule(static) if (path == AttentionPath::Block)
+  const bool threaded = path == AttentionPath::Block && T * dqk * dv >= kMinThreadedHeadWork;
+#pragma omp parallel for schedule(static) if (threaded)
   for (std::int64_t h = 0; h < H; ++h) {
     float* S = &ls.matrix[static_cast<std::size_t>(h * dqk * dv)];
     const float slope = slopes_[static_cast<std::size_t>(h)];
@@ -155,7 +153,8 @@ void Transformer::softmax_attention(float* out, const float* z, std::int64_t T, 
   ls.values.insert(ls.values.end(), v.begin(), v.end());
   const float scale = float(1.0 / std::sqrt(double(d)));
   Buffer o = zeros(T * H * dv);
-#pragma omp parallel for schedule(static)
+  const std::int64_t keys = pos + T;
+#pragma omp parallel for schedule(static) if (T * keys * d >= kMinThreadedHeadWork)
   for (std::int64_t h = 0; h < H; ++h) {
     const std::int64_t g = h / r;
     kernels::softmax_attention(&o[h * dv], H * dv, &q[h * d], H * d, &ls.keys[g * d], Hkv * d, &ls.values[g * dv],

@@ -36,8 +36,8 @@ inline std::string make_zip(const std::vector<ZipFileEntry>& entries, bool zip64
   std::string out, central;
   for (const ZipFileEntry& e : entries) {
     const std::uint64_t offset = out.size();
-    const std::string common = le(20, 2) + le(0, 2) + le(e.method, 2) + le(0, 2) + le(0, 2) +
-                               le(crc32(e.data), 4);
+    const std::string common =
+        le(20, 2) + le(0, 2) + le(e.method, 2) + le(0, 2) + le(0, 2) + le(crc32(e.data), 4);
     const std::string sizes = zip64 ? le(0xFFFFFFFFu, 4) + le(0xFFFFFFFFu, 4)
                                     : le(e.data.size(), 4) + le(e.data.size(), 4);
     const std::string extra =
@@ -90,8 +90,8 @@ inline std::string p_tensor(const std::string& key, std::uint8_t storage_numel,
 }
 
 // A torch zip "archive/" holding a pickle and the storages' bytes.
-inline std::string make_torch_zip(const std::string& pickle,
-                                  const std::vector<std::pair<std::string, std::string>>& storages) {
+inline std::string make_torch_zip(
+    const std::string& pickle, const std::vector<std::pair<std::string, std::string>>& storages) {
   std::vector<ZipFileEntry> entries{{"archive/data.pkl", pickle}};
   for (const auto& [key, bytes] : storages) entries.push_back({"archive/data/" + key, bytes});
   return make_zip(entries);

@@ -45,6 +45,23 @@ TEST(Checkpoint, OpenFileSniffsTheFormat) {
   EXPECT_EQ(zip.names(), st.names());
 }
 
+TEST(Checkpoint, ShardedBinFolderLoads) {
+  // A single-shard pytorch_model.bin.index.json, as save_pretrained writes above its shard size.
+  test::TempDir dir;
+  const fs::path golden = test::data_dir() / "golden/supra_gqa-bin/pytorch_model.bin";
+  fs::copy_file(golden, dir.path() / "pytorch_model-00001-of-00001.bin");
+  const Checkpoint single = Checkpoint::open_file(golden);
+  std::string index = R"({"weight_map":{)";
+  for (const std::string& name : single.names())
+    index += "\"" + name + "\":\"pytorch_model-00001-of-00001.bin\",";
+  index.back() = '}';
+  test::write_file(dir.path() / "pytorch_model.bin.index.json", index + "}");
+  const Checkpoint sharded = Checkpoint::open_folder(dir.path());
+  EXPECT_EQ(sharded.names(), single.names());
+  EXPECT_NE(sharded.describe().find("pytorch_model.bin.index.json (1 shards)"), std::string::npos);
+  EXPECT_EQ(to_f32(sharded.get("model.output.weight")), to_f32(single.get("model.output.weight")));
+}
+
 TEST(Checkpoint, MissingTensorNamesTensorAndFile) {
   const Checkpoint ckpt = Checkpoint::open_folder(test::data_dir() / "golden/supra_gqa");
   EXPECT_FALSE(ckpt.has("lm_head.weight"));
@@ -55,7 +72,8 @@ TEST(Checkpoint, MissingTensorNamesTensorAndFile) {
 TEST(Checkpoint, MissingOrEmptyFolderIsAnError) {
   test::TempDir dir;
   EXPECT_SUPRA_ERROR(Checkpoint::open_folder(dir.path() / "nope"), "does not exist");
-  EXPECT_SUPRA_ERROR(Checkpoint::open_folder(dir.path()), "no weights file in " + dir.path().string());
+  EXPECT_SUPRA_ERROR(Checkpoint::open_folder(dir.path()),
+                     "no weights file in " + dir.path().string());
   test::write_file(dir.path() / "file", "x");
   EXPECT_SUPRA_ERROR(Checkpoint::open_folder(dir.path() / "file"), "is not a folder");
   EXPECT_SUPRA_ERROR(Checkpoint::open_file(dir.path() / "missing.safetensors"),

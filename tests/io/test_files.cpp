@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
-
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <stdexcept>
@@ -34,7 +34,8 @@ TEST(MappedFile, MapsFilesAndReportsErrors) {
 
   test::write_file(dir.path() / "empty", "");
   EXPECT_TRUE(MappedFile(dir.path() / "empty").bytes().empty());
-  EXPECT_SUPRA_ERROR(MappedFile(dir.path() / "missing"), (dir.path() / "missing").string() + ": No such file");
+  EXPECT_SUPRA_ERROR(MappedFile(dir.path() / "missing"),
+                     (dir.path() / "missing").string() + ": No such file");
   EXPECT_SUPRA_ERROR(MappedFile(dir.path()), "not a regular file");
 }
 
@@ -95,6 +96,19 @@ TEST(AtomicFile, MissingDirectoryIsAnError) {
                      "cannot write " + (dir.path() / "no/such/x").string());
 }
 
+// Renaming over a device or a fifo would replace it; as root `-o /dev/null` would destroy it.
+TEST(AtomicFile, RefusesToReplaceWhatIsNotARegularFile) {
+  test::TempDir dir;
+  const auto fifo = dir.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_SUPRA_ERROR(write_file_atomically(fifo, [](std::ostream& o) { o << "x"; }), "not a regular file");
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo));
+  const auto sub = dir.path() / "sub";
+  std::filesystem::create_directory(sub);
+  EXPECT_SUPRA_ERROR(write_file_atomically(sub, [](std::ostream& o) { o << "x"; }), "not a regular file");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 2);  // no temp file left
+}
+
 TEST(Npy, RoundTripsAndMatchesNumpyLayout) {
   test::TempDir dir;
   const std::vector<float> data = {1, 2, 3, 4, 5, 6.5f};
@@ -103,10 +117,13 @@ TEST(Npy, RoundTripsAndMatchesNumpyLayout) {
   const std::string raw = test::read_file(path);
   ASSERT_GE(raw.size(), 10u);
   EXPECT_EQ(raw.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
-  const std::size_t header_len = static_cast<unsigned char>(raw[8]) | (static_cast<unsigned char>(raw[9]) << 8);
+  const std::size_t header_len =
+      static_cast<unsigned char>(raw[8]) | (static_cast<unsigned char>(raw[9]) << 8);
   EXPECT_EQ((10 + header_len) % 64, 0u);
   EXPECT_EQ(raw[10 + header_len - 1], '\n');
-  EXPECT_TRUE(raw.substr(10).starts_with("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }")) << raw.substr(10, header_len);
+  EXPECT_TRUE(
+      raw.substr(10).starts_with("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"))
+      << raw.substr(10, header_len);
   EXPECT_EQ(raw.size(), 10 + header_len + data.size() * 4);
 
   const NpyF32 back = read_npy_f32(path);

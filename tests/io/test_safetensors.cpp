@@ -42,7 +42,8 @@ TEST(Safetensors, ParsesAValidFileWithMetadata) {
 TEST(Safetensors, GoldenFilesLoad) {
   for (const char* name : {"supra_gqa", "supra_mha_qknorm", "supra_nope_wide", "mistral_softmax"}) {
     SCOPED_TRACE(name);
-    const TensorFile golden = open_safetensors(test::data_dir() / "golden" / name / "golden.safetensors");
+    const TensorFile golden =
+        open_safetensors(test::data_dir() / "golden" / name / "golden.safetensors");
     const TensorView* ids = golden.find("input_ids_short");
     ASSERT_NE(ids, nullptr);
     EXPECT_EQ(ids->dtype, DType::I64);
@@ -106,9 +107,9 @@ TEST(Safetensors, TruncatedFilesAreErrors) {
   } cuts[] = {
       {0, "too short"},
       {5, "too short"},
-      {8 + 10, "exceeds the file size"},                    // inside the header
-      {8 + header_len - 1, "exceeds the file size"},        // last header byte missing
-      {8 + header_len + 100, "outside the data section"},   // inside the data
+      {8 + 10, "exceeds the file size"},                   // inside the header
+      {8 + header_len - 1, "exceeds the file size"},       // last header byte missing
+      {8 + header_len + 100, "outside the data section"},  // inside the data
       {good.size() - 1, "outside the data section"},
   };
   for (const auto& cut : cuts) {
@@ -127,29 +128,37 @@ TEST(Safetensors, MalformedHeadersAreErrors) {
   EXPECT_SUPRA_ERROR(parse(le(1000, 8) + "{}"), "exceeds the file size");
   EXPECT_SUPRA_ERROR(parse(make_safetensors("{\"a\":", data)), "not valid JSON");
   EXPECT_SUPRA_ERROR(parse(make_safetensors("[1,2]", data)), "not a JSON object");
-  EXPECT_SUPRA_ERROR(parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}})", data)),
-                     "outside the data section");
-  EXPECT_SUPRA_ERROR(parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[6,2]}})", data)),
-                     "outside the data section");
-  EXPECT_SUPRA_ERROR(parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", data)),
-                     "needs 12 bytes but data_offsets span 8");
-  EXPECT_SUPRA_ERROR(parse(make_safetensors(R"({"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", data)),
-                     "unknown dtype \"Q4\"");
-  EXPECT_SUPRA_ERROR(parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", data)),
-                     "non-negative");
-  EXPECT_SUPRA_ERROR(parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}})", data)),
-                     "non-negative");
+  EXPECT_SUPRA_ERROR(
+      parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}})", data)),
+      "outside the data section");
+  EXPECT_SUPRA_ERROR(
+      parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[6,2]}})", data)),
+      "outside the data section");
+  EXPECT_SUPRA_ERROR(
+      parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", data)),
+      "needs 12 bytes but data_offsets span 8");
+  EXPECT_SUPRA_ERROR(
+      parse(make_safetensors(R"({"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", data)),
+      "unknown dtype \"Q4\"");
+  EXPECT_SUPRA_ERROR(
+      parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", data)),
+      "non-negative");
+  EXPECT_SUPRA_ERROR(
+      parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}})", data)),
+      "non-negative");
   EXPECT_SUPRA_ERROR(
       parse(make_safetensors(
           R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})", data)),
       "overflows");
-  EXPECT_SUPRA_ERROR(parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[-1,7]}})", data)),
-                     "data_offsets");
+  EXPECT_SUPRA_ERROR(
+      parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[-1,7]}})", data)),
+      "data_offsets");
   EXPECT_SUPRA_ERROR(parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[2]}})", data)),
                      "no \"data_offsets\"");
   EXPECT_SUPRA_ERROR(parse(make_safetensors(R"({"a":[1]})", data)), "not an object");
-  EXPECT_SUPRA_ERROR(parse(make_safetensors(R"({"__metadata__":{"k":1},"a":{)" + f32x2 + "}}", data)),
-                     "__metadata__");
+  EXPECT_SUPRA_ERROR(
+      parse(make_safetensors(R"({"__metadata__":{"k":1},"a":{)" + f32x2 + "}}", data)),
+      "__metadata__");
   EXPECT_NO_THROW(parse(make_safetensors(R"({"a":{)" + f32x2 + "}}", data)));
 }
 
@@ -200,8 +209,10 @@ TEST(Safetensors, ShardedFolderLoads) {
 TEST(Safetensors, DuplicateTensorAcrossShardsIsAnError) {
   test::TempDir dir;
   const std::vector<float> a = {1};
-  save_safetensors(dir.path() / "s1.safetensors", {{"a", DType::F32, {1}, std::as_bytes(std::span(a))}});
-  save_safetensors(dir.path() / "s2.safetensors", {{"a", DType::F32, {1}, std::as_bytes(std::span(a))}});
+  save_safetensors(dir.path() / "s1.safetensors",
+                   {{"a", DType::F32, {1}, std::as_bytes(std::span(a))}});
+  save_safetensors(dir.path() / "s2.safetensors",
+                   {{"a", DType::F32, {1}, std::as_bytes(std::span(a))}});
   test::write_file(dir.path() / "model.safetensors.index.json",
                    R"({"weight_map":{"a":"s1.safetensors","b":"s2.safetensors"}})");
   EXPECT_SUPRA_ERROR(Checkpoint::open_folder(dir.path()), "appears in both");

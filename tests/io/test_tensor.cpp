@@ -54,7 +54,7 @@ TEST(Tensor, F16ToF32) {
   EXPECT_EQ(f16_to_f32(0x3C00), 1.0f);
   EXPECT_EQ(f16_to_f32(0xC000), -2.0f);
   EXPECT_EQ(f16_to_f32(0x7BFF), 65504.0f);
-  EXPECT_EQ(f16_to_f32(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal
+  EXPECT_EQ(f16_to_f32(0x0001), std::ldexp(1.0f, -24));     // smallest subnormal
   EXPECT_EQ(f16_to_f32(0x03FF), std::ldexp(1023.0f, -24));  // largest subnormal
   EXPECT_EQ(f16_to_f32(0x7C00), std::numeric_limits<float>::infinity());
   EXPECT_EQ(f16_to_f32(0xFC00), -std::numeric_limits<float>::infinity());

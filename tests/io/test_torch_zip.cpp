@@ -50,7 +50,8 @@ void expect_identical(const fs::path& bin) {
 std::vector<fs::path> bins_under(const fs::path& golden) {
   std::vector<fs::path> bins;
   for (const auto& entry : fs::directory_iterator(golden))
-    if (fs::exists(entry.path() / "pytorch_model.bin")) bins.push_back(entry.path() / "pytorch_model.bin");
+    if (fs::exists(entry.path() / "pytorch_model.bin"))
+      bins.push_back(entry.path() / "pytorch_model.bin");
   std::sort(bins.begin(), bins.end());
   return bins;
 }
@@ -60,7 +61,9 @@ TEST(TorchZip, RepoBinsMatchTheirSafetensors) {
   EXPECT_GE(bins.size(), 2u);  // supra_gqa-bin (OrderedDict) and supra_gqa-bf16 (plain dict)
   for (const fs::path& bin : bins) expect_identical(bin);
   // The BF16 flavour really is BF16.
-  EXPECT_EQ(open_torch_zip(test::data_dir() / "golden/supra_gqa-bf16/pytorch_model.bin").tensors()[0].dtype,
+  EXPECT_EQ(open_torch_zip(test::data_dir() / "golden/supra_gqa-bf16/pytorch_model.bin")
+                .tensors()[0]
+                .dtype,
             DType::BF16);
 }
 
@@ -93,14 +96,15 @@ class TorchZipMalformed : public ::testing::Test {
 };
 
 TEST_F(TorchZipMalformed, BuiltZipLoads) {
-  const std::string floats = le(0x3F800000u, 4) + le(0x40000000u, 4) + le(0x40400000u, 4) + le(0x40800000u, 4);
+  const std::string floats =
+      le(0x3F800000u, 4) + le(0x40000000u, 4) + le(0x40400000u, 4) + le(0x40800000u, 4);
   for (bool zip64 : {false, true}) {
     SCOPED_TRACE(zip64);
-    const std::string zip = test::make_zip(
-        {{"archive/data.pkl", state_dict_pickle(p_tensor("0", 4, {2, 2}, {2, 1}))},
-         {"archive/byteorder", "little"},
-         {"archive/data/0", floats}},
-        zip64);
+    const std::string zip =
+        test::make_zip({{"archive/data.pkl", state_dict_pickle(p_tensor("0", 4, {2, 2}, {2, 1}))},
+                        {"archive/byteorder", "little"},
+                        {"archive/data/0", floats}},
+                       zip64);
     const TensorFile f = open_torch_zip(write(zip));
     ASSERT_EQ(f.tensors().size(), 1u);
     EXPECT_EQ(f.tensors()[0].shape_string(), "[2, 2]");
@@ -113,7 +117,8 @@ TEST_F(TorchZipMalformed, BuiltZipLoads) {
 }
 
 TEST_F(TorchZipMalformed, TruncatedBinsAreErrors) {
-  const std::string good = test::read_file(test::data_dir() / "golden/supra_gqa-bin/pytorch_model.bin");
+  const std::string good =
+      test::read_file(test::data_dir() / "golden/supra_gqa-bin/pytorch_model.bin");
   for (std::size_t size : {std::size_t{0}, std::size_t{3}, std::size_t{21}, std::size_t{100},
                            good.size() / 2, good.size() - 23, good.size() - 1}) {
     SCOPED_TRACE(size);
@@ -138,22 +143,27 @@ TEST_F(TorchZipMalformed, EntriesOutsideTheArchiveAreErrors) {
 }
 
 TEST_F(TorchZipMalformed, CompressedEntryIsAnError) {
-  const std::string zip = test::make_zip(
-      {{"archive/data.pkl", state_dict_pickle(p_tensor("0", 4, {4}, {1}))},
-       {"archive/data/0", std::string(16, '\0'), 8}});
+  const std::string zip =
+      test::make_zip({{"archive/data.pkl", state_dict_pickle(p_tensor("0", 4, {4}, {1}))},
+                      {"archive/data/0", std::string(16, '\0'), 8}});
   EXPECT_SUPRA_ERROR(open_torch_zip(write(zip)), "'archive/data/0' is compressed (method 8)");
 }
 
 TEST_F(TorchZipMalformed, ForeignGlobalsAreRejected) {
-  const std::string os_system = kProto2 + p_global("os", "system") + p_str("echo pwned") + "\x85R" + kStop;
-  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_torch_zip(os_system, {}))), "rejected global 'os.system'");
+  const std::string os_system =
+      kProto2 + p_global("os", "system") + p_str("echo pwned") + "\x85R" + kStop;
+  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_torch_zip(os_system, {}))),
+                     "rejected global 'os.system'");
   const std::string eval = kProto2 + p_global("builtins", "eval") + p_str("1+1") + "\x85R" + kStop;
-  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_torch_zip(eval, {}))), "rejected global 'builtins.eval'");
+  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_torch_zip(eval, {}))),
+                     "rejected global 'builtins.eval'");
   // STACK_GLOBAL is checked too, and a storage-like name in the wrong module is not a storage.
   const std::string posix = kProto2 + p_str("posix") + p_str("system") + "\x93" + kStop;
-  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_torch_zip(posix, {}))), "rejected global 'posix.system'");
+  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_torch_zip(posix, {}))),
+                     "rejected global 'posix.system'");
   const std::string fake = kProto2 + p_global("os", "FloatStorage") + kStop;
-  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_torch_zip(fake, {}))), "rejected global 'os.FloatStorage'");
+  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_torch_zip(fake, {}))),
+                     "rejected global 'os.FloatStorage'");
   // Rejected when read: the error comes before the malformed bytes that follow.
   const std::string early = kProto2 + p_global("subprocess", "Popen") + "\xff\xff";
   EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_torch_zip(early, {}))), "subprocess.Popen");
@@ -163,44 +173,55 @@ TEST_F(TorchZipMalformed, BadPicklesAreErrors) {
   auto load = [&](const std::string& pickle) {
     return open_torch_zip(write(test::make_torch_zip(pickle, {{"0", std::string(16, '\0')}})));
   };
-  EXPECT_SUPRA_ERROR(load(kProto2 + "I1\n" + kStop), "unsupported pickle opcode 0x49 'I' at byte 2");
+  EXPECT_SUPRA_ERROR(load(kProto2 + "I1\n" + kStop),
+                     "unsupported pickle opcode 0x49 'I' at byte 2");
   EXPECT_SUPRA_ERROR(load(kProto2 + "\xff"), "opcode 0xff");
   EXPECT_SUPRA_ERROR(load(kProto2 + "]" + kStop), "holds a list, expected a dict");
-  EXPECT_SUPRA_ERROR(load(kProto2 + "}" + p_str("w") + p_int(3) + "s" + kStop), "'w' is a int, expected a tensor");
+  EXPECT_SUPRA_ERROR(load(kProto2 + "}" + p_str("w") + p_int(3) + "s" + kStop),
+                     "'w' is an int, expected a tensor");
   EXPECT_SUPRA_ERROR(load(kProto2 + "}"), "without STOP");
   EXPECT_SUPRA_ERROR(load(kProto2 + "X" + le(1000, 4) + "abc"), "truncated pickle");
   EXPECT_SUPRA_ERROR(load(kProto2 + "R" + kStop), "stack underflow");
   EXPECT_SUPRA_ERROR(load(kProto2 + "t" + kStop), "no MARK");
   EXPECT_SUPRA_ERROR(load(kProto2 + "h\x05" + kStop), "memo index 5 was never stored");
   EXPECT_SUPRA_ERROR(load(kProto2 + "]r" + le(0xFFFFFFFFu, 4) + kStop), "out of range");
-  EXPECT_SUPRA_ERROR(load(kProto2 + p_global("torch", "FloatStorage") + ")R" + kStop), "not allowed");
-  EXPECT_SUPRA_ERROR(load(kProto2 + p_global("collections", "OrderedDict") + p_int(1) + "\x85R" + kStop),
-                     "OrderedDict() with arguments");
+  EXPECT_SUPRA_ERROR(load(kProto2 + p_global("torch", "FloatStorage") + ")R" + kStop),
+                     "not allowed");
+  EXPECT_SUPRA_ERROR(
+      load(kProto2 + p_global("collections", "OrderedDict") + p_int(1) + "\x85R" + kStop),
+      "OrderedDict() with arguments");
   // Duplicate keys, non-contiguous strides, storages too small or missing.
   const std::string t = p_tensor("0", 4, {4}, {1});
-  EXPECT_SUPRA_ERROR(load(kProto2 + "}(" + p_str("w") + t + p_str("w") + t + "u" + kStop), "appears twice");
+  EXPECT_SUPRA_ERROR(load(kProto2 + "}(" + p_str("w") + t + p_str("w") + t + "u" + kStop),
+                     "appears twice");
   EXPECT_SUPRA_ERROR(load(state_dict_pickle(p_tensor("0", 4, {2, 2}, {1, 2}))), "not contiguous");
-  EXPECT_SUPRA_ERROR(load(state_dict_pickle(p_tensor("0", 8, {8}, {1}))), "needs more than the 16 bytes");
-  EXPECT_SUPRA_ERROR(load(state_dict_pickle(p_tensor("0", 4, {4}, {1}, 1))), "overruns its storage");
-  EXPECT_SUPRA_ERROR(load(state_dict_pickle(p_tensor("7", 4, {4}, {1}))), "'archive/data/7' is missing");
+  EXPECT_SUPRA_ERROR(load(state_dict_pickle(p_tensor("0", 8, {8}, {1}))),
+                     "needs more than the 16 bytes");
+  EXPECT_SUPRA_ERROR(load(state_dict_pickle(p_tensor("0", 4, {4}, {1}, 1))),
+                     "overruns its storage");
+  EXPECT_SUPRA_ERROR(load(state_dict_pickle(p_tensor("7", 4, {4}, {1}))),
+                     "'archive/data/7' is missing");
 }
 
 TEST_F(TorchZipMalformed, ArchiveStructureErrors) {
-  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_zip({{"x/y.txt", "hi"}}))), "no '<folder>/data.pkl'");
-  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_zip({{"a/data.pkl", kProto2 + "}."},
-                                                          {"b/data.pkl", kProto2 + "}."}}))),
+  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_zip({{"x/y.txt", "hi"}}))),
+                     "no '<folder>/data.pkl'");
+  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_zip(
+                         {{"a/data.pkl", kProto2 + "}."}, {"b/data.pkl", kProto2 + "}."}}))),
                      "two pickles");
-  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_zip({{"a/data.pkl", kProto2 + "}."},
-                                                          {"a/byteorder", "big"}}))),
+  EXPECT_SUPRA_ERROR(open_torch_zip(write(
+                         test::make_zip({{"a/data.pkl", kProto2 + "}."}, {"a/byteorder", "big"}}))),
                      "big-endian");
-  EXPECT_SUPRA_ERROR(open_torch_zip(write(test::make_zip({{"a/data.pkl", "x"}, {"a/data.pkl", "y"}}))),
-                     "duplicate entry");
+  EXPECT_SUPRA_ERROR(
+      open_torch_zip(write(test::make_zip({{"a/data.pkl", "x"}, {"a/data.pkl", "y"}}))),
+      "duplicate entry");
   // A directory that claims more entries than it has room for.
   std::string zip = test::make_zip({{"a/data.pkl", kProto2 + "}."}});
   zip[zip.size() - 12] = '\x7f';
   EXPECT_SUPRA_ERROR(open_torch_zip(write(zip)), "central directory");
   // An empty state dict is fine.
-  EXPECT_TRUE(open_torch_zip(write(test::make_zip({{"a/data.pkl", kProto2 + "}."}}))).tensors().empty());
+  EXPECT_TRUE(
+      open_torch_zip(write(test::make_zip({{"a/data.pkl", kProto2 + "}."}}))).tensors().empty());
 }
 
 }  // namespace

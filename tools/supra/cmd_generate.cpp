@@ -79,7 +79,11 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--top-k", flags->top_k, "keep the k most likely tokens; 0 = off (default 50, as HF)");
   cmd->add_option("--top-p", flags->top_p, "nucleus sampling mass in (0, 1]; 1 = off (default 1)");
   cmd->add_option("--repetition-penalty", flags->repetition_penalty, "HF repetition penalty; 1 = off (default 1)");
-  cmd->add_option("-s,--seed", flags->seed, "random seed for sampling (default 0)");
+  cmd->add_option("-s,--seed", flags->seed, "random seed for sampling (default 0)")
+      ->check([](const std::string& v) {
+        const bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+        return digits ? std::string() : std::string("must be a non-negative integer");
+      });
   cmd->add_option("--mode", flags->mode,
                   "recurrent | parallel | hybrid (parallel prefill then recurrent decoding; default)");
   cmd->callback([flags] { run(*flags); });

@@ -13,20 +13,27 @@ std::filesystem::path model_folder(const std::string& flag_value) {
 }
 
 void add_model_option(CLI::App& cmd, std::string& target) {
-  cmd.add_option("-m,--model", target, "model folder in HF layout (default: the model shipped with supra)");
+  cmd.add_option("-m,--model", target, "model folder in HF layout (default: the model shipped with supra)")
+      ->check([](const std::string& value) { return value.empty() ? std::string("must not be empty") : std::string(); });
 }
 
 }  // namespace supra::cli
 
 int main(int argc, char** argv) {
   CLI::App app{"supra: an engine for SUPRA linear-attention language models and their softmax teachers"};
-  app.require_subcommand(1);
+  // At most one subcommand; "none" is reported below, so that an unknown word is named by
+  // CLI11 ("The following argument was not expected: ...") instead of "A subcommand is required".
+  app.require_subcommand(0, 1);
   supra::cli::add_generate(app);
   supra::cli::add_logits(app);
   supra::cli::add_tokenize(app);
   supra::cli::add_info(app);
   try {
     app.parse(argc, argv);
+    if (app.get_subcommands().empty()) {
+      std::fprintf(stderr, "error: no command given (generate, logits, tokenize or info); see --help\n");
+      return 1;
+    }
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const supra::Error& e) {

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs the whole test suite twice: an optimized build, then the same
+# tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here/.."
+"$here/install-deps.sh"
+# Two threads per test process; spinning OpenMP workers on shared cores waste time.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+
+echo "== release build and tests"
+BUILD_DIR=build "$here/build.sh"
+ctest --test-dir build --output-on-failure -j "$(nproc)"
+
+echo "== ASan+UBSan build and tests"
+BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo "$here/build.sh" -DSUPRA_SANITIZE=ON
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
