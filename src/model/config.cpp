@@ -214,7 +214,13 @@ std::string ModelConfig::summary() const {
   s << "ffn             " << ffn_dim << " (SwiGLU)\n"
     << "vocab           " << vocab_size << "\n"
     << "norm eps        " << norm_eps << "\n"
-    << "rotary          " << (rotary ? "base " + std::to_string(rope_base) : std::string("none")) << "\n";
+    << "rotary          ";
+  if (!rotary)
+    s << "none\n";
+  else if (rope_scale != 1.0)
+    s << "half-split, base " << rope_base << ", scale " << rope_scale << "\n";
+  else
+    s << "half-split, base " << rope_base << "\n";
   if (linear) {
     s << "qk norm         " << (qk_norm ? "yes" : "no") << "\n"
       << "decay           "
