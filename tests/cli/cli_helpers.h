@@ -55,39 +55,4 @@ inline void copy_into(const fs::path& file, const fs::path& dir) {
   fs::copy_file(file, dir / file.filename(), fs::copy_options::overwrite_existing);
 }
 
-// --- byte builders for torch zips (stored entries, real CRC-32s) ---
-
-inline std::uint32_t crc32(const std::string& bytes) {
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (unsigned char c : bytes) {
-    crc ^= c;
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
-inline std::string le(std::uint64_t v, int n) {
-  std::string s;
-  for (int i = 0; i < n; ++i) s += static_cast<char>((v >> (8 * i)) & 0xFF);
-  return s;
-}
-
-// A ZIP archive of stored (uncompressed) entries, as torch.save writes it.
-inline std::string make_stored_zip(const std::vector<std::pair<std::string, std::string>>& entries) {
-  std::string out, central;
-  for (const auto& [name, data] : entries) {
-    const std::uint64_t offset = out.size();
-    const std::string common = le(20, 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(crc32(data), 4) +
-                               le(data.size(), 4) + le(data.size(), 4) + le(name.size(), 2);
-    out += le(0x04034b50, 4) + common + le(0, 2) + name + data;
-    central += le(0x02014b50, 4) + le(20, 2) + common + le(0, 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(0, 4) +
-               le(offset, 4) + name;
-  }
-  const std::uint64_t cd_offset = out.size();
-  out += central;
-  out += le(0x06054b50, 4) + le(0, 2) + le(0, 2) + le(entries.size(), 2) + le(entries.size(), 2) +
-         le(central.size(), 4) + le(cd_offset, 4) + le(0, 2);
-  return out;
-}
-
 }  // namespace supra::test::cli

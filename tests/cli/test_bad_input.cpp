@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli_helpers.h"
+#include "file_builders.h"
 #include "io/safetensors.h"
 #include "io/tensor_file.h"
 
@@ -199,7 +200,7 @@ TEST(CliBadInput, PytorchBinLoadsWhenIntact) {  // the control for the truncatio
 // A pickle that would run system("touch <pwned>") when unpickled by Python's pickle.
 std::string hostile_pickle_global(const fs::path& pwned) {
   const std::string cmd = "touch " + pwned.string();
-  return std::string("\x80\x02", 2) + "cos\nsystem\n" + "X" + le(cmd.size(), 4) + cmd + "\x85" + "R" + ".";
+  return kProto2 + p_global("os", "system") + p_str(cmd) + "\x85" + "R" + kStop;
 }
 // The same through protocol 4's STACK_GLOBAL, spelled as CPython pickles os.system.
 std::string hostile_pickle_stack_global(const fs::path& pwned) {
@@ -209,15 +210,14 @@ std::string hostile_pickle_stack_global(const fs::path& pwned) {
     op += static_cast<char>(s.size());
     return op + s;
   };
-  return std::string("\x80\x04", 2) + short_str("posix") + short_str("system") + "\x93" + "X" + le(cmd.size(), 4) +
-         cmd + "\x85" + "R" + ".";
+  return std::string("\x80\x04", 2) + short_str("posix") + short_str("system") + "\x93" + p_str(cmd) + "\x85" + "R" + kStop;
 }
 
 void check_hostile_bin(const std::string& pickle, const fs::path& dir, const fs::path& pwned,
                        const std::string& global) {
   write_config(dir);
-  write_file(dir / "pytorch_model.bin", make_stored_zip({{"pytorch_model/data.pkl", pickle},
-                                                         {"pytorch_model/version", "3\n"}}));
+  write_file(dir / "pytorch_model.bin", make_zip({{"pytorch_model/data.pkl", pickle},
+                                                  {"pytorch_model/version", "3\n"}}));
   const CliResult r = run_cli(logits_on(dir, dir));
   expect_error(r, global);
   EXPECT_NE(r.err.find("rejected"), std::string::npos) << r.err;

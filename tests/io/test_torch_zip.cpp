@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "builders.h"
+#include "file_builders.h"
 #include "expect_error.h"
 #include "io/safetensors.h"
 #include "io/torch_zip.h"
