@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages supra builds with (skips apt when all are present).
 set -euo pipefail
-packages=(g++ cmake ninja-build pkg-config libsentencepiece-dev nlohmann-json3-dev libcli11-dev libgtest-dev)
+packages=(g++ cmake ninja-build pkg-config libsentencepiece-dev nlohmann-json3-dev libcli11-dev libgtest-dev libbz2-dev libcpp-httplib-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,6 +11,9 @@ void add_generate(CLI::App& app);
 void add_logits(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_info(CLI::App& app);
+void add_serve(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_perplexity(CLI::App& app);
 
 // The model folder to use: -m when given, else the model shipped with supra.
 std::filesystem::path model_folder(const std::string& flag_value);

@@ -28,10 +28,13 @@ int main(int argc, char** argv) {
   supra::cli::add_logits(app);
   supra::cli::add_tokenize(app);
   supra::cli::add_info(app);
+  supra::cli::add_serve(app);
+  supra::cli::add_eval(app);
+  supra::cli::add_perplexity(app);
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
-      std::fprintf(stderr, "error: no command given (generate, logits, tokenize or info); see --help\n");
+      std::fprintf(stderr, "error: no command given (generate, logits, tokenize, info, eval, perplexity or serve); see --help\n");
       return 1;
     }
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,54 @@
+// ServeContext: what the HTTP routes share: the model, its tokenizer, the scheduler, the
+// named states, metrics and limits. Built once by Server; routes only read it (the members
+// that change are thread-safe themselves).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <httplib.h>
+
+#include "serve/metrics.h"
+#include "serve/request.h"
+#include "serve/scheduler.h"
+#include "serve/server.h"
+#include "serve/state_format.h"
+#include "serve/state_store.h"
+#include "supra/model.h"
+#include "supra/tokenizer.h"
+
+namespace supra::serve {
+
+struct ServeContext {
+  ServeContext(const std::filesystem::path& folder, const ServerOptions& opts);
+
+  ServerOptions options;
+  Limits limits;
+  std::string model_name;
+  Model model;
+  Tokenizer tokenizer;
+  std::vector<TokenId> stop_ids;  // EOS ids
+  StateShape shape;
+  std::uint64_t fingerprint = 0;
+  Metrics metrics;
+  StateStore states;
+  std::unique_ptr<Scheduler> scheduler;  // last: its thread uses everything above
+};
+
+// Runs `body` and turns an ApiError (or any other exception, as a 500) into the OpenAI error
+// response, counting it in the metrics.
+void answer(ServeContext& ctx, httplib::Response& res, const std::function<void()>& body);
+// Sends `json_text` as application/json with `status`.
+void send_json(httplib::Response& res, const std::string& json_text, int status = 200);
+
+// Submits one sequence per params (all or none: a full queue cancels those already queued)
+// and returns them; 503 when the queue is full.
+std::vector<std::shared_ptr<Sequence>> submit_all(ServeContext& ctx, std::vector<SequenceParams> params);
+
+void add_completion_routes(httplib::Server& server, ServeContext& ctx);
+void add_state_routes(httplib::Server& server, ServeContext& ctx);
+
+}  // namespace supra::serve

@@ -1,0 +1,29 @@
+// Metrics: counters and gauges of the server, updated from any thread (atomics), rendered in
+// the Prometheus text exposition format for GET /metrics.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace supra::serve {
+
+struct Metrics {
+  std::atomic<std::uint64_t> requests_total{0};          // every HTTP request routed
+  std::atomic<std::uint64_t> request_errors_total{0};    // answered 4xx/5xx
+  std::atomic<std::uint64_t> rejected_total{0};          // queue full (503)
+  std::atomic<std::uint64_t> prompt_tokens_total{0};     // prompt tokens run through the model
+  std::atomic<std::uint64_t> generated_tokens_total{0};
+  std::atomic<std::uint64_t> cache_hits_total{0};
+  std::atomic<std::uint64_t> cache_misses_total{0};
+  std::atomic<std::uint64_t> cache_hit_tokens_total{0};  // prefill tokens skipped thanks to the cache
+  std::atomic<std::uint64_t> cancelled_total{0};         // sequences dropped after a disconnect
+  std::atomic<std::int64_t> queue_depth{0};
+  std::atomic<std::int64_t> active_sequences{0};
+  std::atomic<std::int64_t> cache_bytes{0};
+  std::atomic<std::int64_t> cache_entries{0};
+  std::atomic<double> tokens_per_second{0};              // generated tokens/s over the last second or so
+
+  std::string prometheus() const;
+};
+
+}  // namespace supra::serve

@@ -1,0 +1,162 @@
+// The HTTP shell: authentication, body limits, the small endpoints (/health, /metrics,
+// /v1/models) and the JSON form of every error, including those httplib produces itself
+// (404 unknown endpoint, 413 body too large).
+#include "serve/server.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "serve/api_error.h"
+#include "serve/context.h"
+#include "serve/responses.h"
+#include "supra/error.h"
+#include "supra/generate.h"
+
+namespace supra::serve {
+
+ServeContext::ServeContext(const std::filesystem::path& folder, const ServerOptions& opts)
+    : options(opts),
+      limits{opts.max_body_bytes, opts.max_prompt_tokens, opts.max_tokens, 16},
+      model_name(opts.model_name.empty() ? std::filesystem::absolute(folder).lexically_normal().filename().string()
+                                         : opts.model_name),
+      model(Model::load(folder)),
+      tokenizer(Tokenizer::load_folder(folder)),
+      stop_ids(load_generation_defaults(folder).stop_ids),
+      shape(measure_state_shape(model)),
+      fingerprint(model_fingerprint(model.config())),
+      states(opts.max_states, opts.state_cache_bytes) {
+  if (model_name.empty()) model_name = "supra";
+  if (stop_ids.empty()) stop_ids = tokenizer.eos_ids();
+  scheduler = std::make_unique<Scheduler>(model, tokenizer, metrics,
+                                          SchedulerOptions{opts.parallel, opts.queue_capacity, opts.state_cache_bytes, 64});
+}
+
+void send_json(httplib::Response& res, const std::string& json_text, int status) {
+  res.status = status;
+  res.set_content(json_text, "application/json");
+}
+
+void answer(ServeContext& ctx, httplib::Response& res, const std::function<void()>& body) {
+  try {
+    body();
+    return;
+  } catch (const ApiError& e) {
+    send_json(res, e.body(), e.status());
+  } catch (const std::exception& e) {
+    send_json(res, ApiError(500, e.what(), "", "internal_error", "server_error").body(), 500);
+  }
+  ++ctx.metrics.request_errors_total;
+}
+
+std::vector<std::shared_ptr<Sequence>> submit_all(ServeContext& ctx, std::vector<SequenceParams> params) {
+  std::vector<std::shared_ptr<Sequence>> seqs;
+  for (auto& p : params) {
+    auto s = std::make_shared<Sequence>(std::move(p));
+    if (!ctx.scheduler->submit(s)) {
+      for (auto& queued : seqs) queued->cancel();
+      ++ctx.metrics.rejected_total;
+      throw ApiError(503, "the server is busy (queue full); retry later", "", "server_busy", "server_error");
+    }
+    seqs.push_back(std::move(s));
+  }
+  return seqs;
+}
+
+namespace {
+
+bool key_matches(const std::string& given, const std::string& key) {
+  // Compares every byte whatever the first difference, so timing does not reveal the key.
+  unsigned diff = given.size() == key.size() ? 0u : 1u;
+  for (std::size_t i = 0; i < given.size(); ++i) diff |= unsigned(given[i] ^ key[i % key.size()]);
+  return diff == 0;
+}
+
+std::string default_error_message(int status) {
+  switch (status) {
+    case 404: return "unknown endpoint";
+    case 405: return "method not allowed";
+    case 413: return "request body too large";
+    default: return "request failed";
+  }
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(const std::filesystem::path& folder, const ServerOptions& options) : ctx(folder, options) {}
+  ServeContext ctx;
+  httplib::Server http;
+  int port = -1;
+};
+
+Server::Server(const std::filesystem::path& model_folder, const ServerOptions& options)
+    : impl_(std::make_unique<Impl>(model_folder, options)) {
+  ServeContext& ctx = impl_->ctx;
+  httplib::Server& http = impl_->http;
+  // Every waiting or streaming request holds a handler thread, so the pool must cover the
+  // running set and the queue, plus a few for /health, /metrics and the states API.
+  const auto threads = static_cast<std::size_t>(options.parallel + options.queue_capacity + 8);
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_payload_max_length(std::max(options.max_body_bytes, options.max_state_import_bytes));
+
+  http.set_pre_routing_handler([&ctx](const httplib::Request& req, httplib::Response& res) {
+    ++ctx.metrics.requests_total;
+    if (!ctx.options.api_key.empty() && req.path != "/health") {
+      const std::string auth = req.get_header_value("Authorization");
+      const std::string prefix = "Bearer ";
+      if (auth.rfind(prefix, 0) != 0 || !key_matches(auth.substr(prefix.size()), ctx.options.api_key)) {
+        ++ctx.metrics.request_errors_total;
+        send_json(res, ApiError(401, "missing or invalid API key (Authorization: Bearer KEY)", "", "invalid_api_key").body(),
+                  401);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    // Refused before the body is read: the import route takes state files, the rest JSON.
+    const std::size_t limit =
+        req.path == "/v1/states/import" ? ctx.options.max_state_import_bytes : ctx.options.max_body_bytes;
+    if (req.has_header("Content-Length") && std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > limit) {
+      ++ctx.metrics.request_errors_total;
+      send_json(res, ApiError(413, "request body larger than " + std::to_string(limit) + " bytes", "", "body_too_large").body(),
+                413);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  http.set_error_handler(httplib::Server::HandlerWithResponse([&ctx](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours, already JSON
+    ++ctx.metrics.request_errors_total;
+    send_json(res, ApiError(res.status, default_error_message(res.status), "", "http_" + std::to_string(res.status)).body(),
+              res.status);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, R"({"status":"ok"})"); });
+  http.Get("/metrics", [&ctx](const httplib::Request&, httplib::Response& res) {
+    res.set_content(ctx.metrics.prometheus(), "text/plain; version=0.0.4");
+  });
+  http.Get("/v1/models", [&ctx](const httplib::Request&, httplib::Response& res) {
+    const nlohmann::json model = {{"id", ctx.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "supra"}};
+    send_json(res, dump({{"object", "list"}, {"data", nlohmann::json::array({model})}}));
+  });
+  add_completion_routes(http, ctx);
+  add_state_routes(http, ctx);
+}
+
+Server::~Server() { stop(); }
+
+int Server::bind() {
+  const ServerOptions& o = impl_->ctx.options;
+  const int port = o.port == 0 ? impl_->http.bind_to_any_port(o.host) : (impl_->http.bind_to_port(o.host, o.port) ? o.port : -1);
+  if (port <= 0) throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port));
+  impl_->port = port;
+  return port;
+}
+
+void Server::listen() {
+  if (impl_->port <= 0) bind();
+  impl_->http.listen_after_bind();
+}
+
+void Server::stop() { impl_->http.stop(); }
+
+}  // namespace supra::serve

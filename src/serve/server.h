@@ -1,0 +1,46 @@
+// Server: the OpenAI-compatible HTTP server of `supra serve` (docs/SERVE.md): loads a model
+// folder, runs the scheduler thread, and answers HTTP on a pool of handler threads.
+#pragma once
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace supra::serve {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";  // loopback unless told otherwise
+  int port = 8080;                 // 0 = any free port (see Server::bind)
+  std::string api_key;             // empty = no authentication
+  std::string model_name;          // reported by /v1/models; default: the folder name
+  int parallel = 4;                // sequences decoded together
+  int queue_capacity = 64;         // sequences waiting before 503
+  std::size_t state_cache_bytes = 64u << 20;
+  std::size_t max_states = 256;                     // named states of the states API
+  std::size_t max_state_import_bytes = 256u << 20;  // body limit of POST /v1/states/import
+  std::size_t max_body_bytes = 1u << 20;            // body limit of every other endpoint
+  std::size_t max_prompt_tokens = 4096;
+  int max_tokens = 4096;
+};
+
+class Server {
+ public:
+  // Loads the model and tokenizer and starts the scheduler. Throws supra::Error.
+  Server(const std::filesystem::path& model_folder, const ServerOptions& options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds host:port (port 0: a free one, chosen by the kernel) and returns the port.
+  // Throws supra::Error when the address cannot be bound.
+  int bind();
+  // Serves until stop() (from another thread) or a fatal socket error.
+  void listen();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace supra::serve

@@ -1,0 +1,168 @@
+#include "serve/state_format.h"
+
+#include <array>
+#include <bit>
+#include <cstring>
+
+#include "serve/api_error.h"
+
+namespace supra::serve {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "the state format is little-endian");
+
+constexpr char kMagic[8] = {'S', 'U', 'P', 'R', 'A', 'S', 'T', 'A'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kHeaderBytes = 40;
+constexpr std::size_t kLayerEntryBytes = 24;
+
+ApiError invalid(const std::string& why) { return ApiError(400, "invalid state file: " + why, "body", "invalid_state"); }
+
+template <typename T>
+void put(std::string& out, T value) {
+  char b[sizeof(T)];
+  std::memcpy(b, &value, sizeof(T));
+  out.append(b, sizeof(T));
+}
+
+void put_floats(std::string& out, const std::vector<float>& v) {
+  out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+
+template <typename T>
+T get(std::string_view bytes, std::size_t offset) {
+  T value;
+  std::memcpy(&value, bytes.data() + offset, sizeof(T));
+  return value;
+}
+
+std::vector<float> get_floats(std::string_view bytes, std::size_t& offset, std::size_t count) {
+  std::vector<float> v(count);
+  std::memcpy(v.data(), bytes.data() + offset, count * sizeof(float));
+  offset += count * sizeof(float);
+  return v;
+}
+
+}  // namespace
+
+StateShape measure_state_shape(const Model& model) {
+  StateShape shape;
+  shape.attention = model.config().attention;
+  State s = model.new_state();
+  shape.layers = s.layers.size();
+  if (!s.layers.empty()) shape.matrix = s.layers[0].matrix.size();
+  if (shape.attention == AttentionKind::Softmax) {
+    const TokenId first = 0;
+    model.forward(std::span(&first, 1), s, Mode::Recurrent, LogitsWanted::None);
+    shape.key_width = s.layers[0].keys.size();
+    shape.value_width = s.layers[0].values.size();
+  }
+  return shape;
+}
+
+std::uint64_t model_fingerprint(const ModelConfig& config) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : config.summary()) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::uint32_t crc32(std::string_view bytes) {
+  static const std::array<std::uint32_t, 256> table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : bytes) c = table[(c ^ b) & 0xFFu] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+std::string export_state(const StoredState& s, std::uint64_t fingerprint, const StateShape& shape) {
+  std::string out(kMagic, sizeof(kMagic));
+  put<std::uint32_t>(out, kVersion);
+  put<std::uint32_t>(out, shape.attention == AttentionKind::Linear ? 0 : 1);
+  put<std::uint64_t>(out, fingerprint);
+  put<std::int64_t>(out, s.state.position);
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(s.state.layers.size()));
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(s.tokens.size()));
+  for (const auto& l : s.state.layers) {
+    put<std::uint64_t>(out, l.matrix.size());
+    put<std::uint64_t>(out, l.keys.size());
+    put<std::uint64_t>(out, l.values.size());
+  }
+  for (TokenId t : s.tokens) put<std::int32_t>(out, t);
+  for (const auto& l : s.state.layers) {
+    put_floats(out, l.matrix);
+    put_floats(out, l.keys);
+    put_floats(out, l.values);
+  }
+  put<std::uint32_t>(out, crc32(out));
+  return out;
+}
+
+StoredState import_state(std::string_view bytes, std::uint64_t fingerprint, const StateShape& shape, int vocab_size) {
+  if (bytes.size() < kHeaderBytes + 4) throw invalid("shorter than the header");
+  if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) throw invalid("bad magic (not a supra state)");
+  if (get<std::uint32_t>(bytes, 8) != kVersion)
+    throw invalid("unsupported version " + std::to_string(get<std::uint32_t>(bytes, 8)));
+  // The checksum comes before any size is trusted: a flipped bit anywhere is reported as such.
+  const std::string_view covered = bytes.substr(0, bytes.size() - 4);
+  if (crc32(covered) != get<std::uint32_t>(bytes, bytes.size() - 4)) throw invalid("checksum mismatch");
+  const std::uint32_t kind = get<std::uint32_t>(bytes, 12);
+  if (kind != (shape.attention == AttentionKind::Linear ? 0u : 1u)) throw invalid("attention kind differs from the model");
+  if (get<std::uint64_t>(bytes, 16) != fingerprint) throw invalid("model fingerprint differs (exported from another model)");
+  const auto position = get<std::int64_t>(bytes, 24);
+  const std::uint32_t layers = get<std::uint32_t>(bytes, 32);
+  const std::uint32_t n_tokens = get<std::uint32_t>(bytes, 36);
+  if (layers != shape.layers) throw invalid("layer count " + std::to_string(layers) + ", model has " +
+                                            std::to_string(shape.layers));
+  // Every size is bounded by the body itself, so the arithmetic below cannot overflow.
+  if (position < 0 || static_cast<std::uint64_t>(position) != n_tokens) throw invalid("position differs from token count");
+  if (n_tokens > bytes.size()) throw invalid("token count exceeds the body");
+  const std::size_t table_end = kHeaderBytes + layers * kLayerEntryBytes;
+  if (table_end + n_tokens * sizeof(TokenId) + 4 > bytes.size()) throw invalid("body shorter than its layer table");
+
+  std::size_t floats = 0;
+  for (std::uint32_t i = 0; i < layers; ++i) {
+    const std::size_t at = kHeaderBytes + i * kLayerEntryBytes;
+    const auto m = get<std::uint64_t>(bytes, at), k = get<std::uint64_t>(bytes, at + 8),
+               v = get<std::uint64_t>(bytes, at + 16);
+    const std::uint64_t p = n_tokens;
+    const bool ok = shape.attention == AttentionKind::Linear
+                        ? m == shape.matrix && k == 0 && v == 0
+                        : m == 0 && k == p * shape.key_width && v == p * shape.value_width;
+    if (!ok) throw invalid("layer " + std::to_string(i) + " sizes do not match the model");
+    floats += m + k + v;
+  }
+  const std::size_t expected = table_end + n_tokens * sizeof(TokenId) + floats * sizeof(float) + 4;
+  if (expected != bytes.size())
+    throw invalid("body is " + std::to_string(bytes.size()) + " bytes, header describes " + std::to_string(expected));
+
+  StoredState s;
+  std::size_t offset = table_end;
+  s.tokens.resize(n_tokens);
+  for (auto& t : s.tokens) {
+    t = get<std::int32_t>(bytes, offset);
+    offset += sizeof(TokenId);
+    if (t < 0 || t >= vocab_size) throw invalid("token id " + std::to_string(t) + " out of range");
+  }
+  s.state.position = position;
+  s.state.layers.resize(layers);
+  for (std::uint32_t i = 0; i < layers; ++i) {
+    const std::size_t at = kHeaderBytes + i * kLayerEntryBytes;
+    auto& l = s.state.layers[i];
+    l.matrix = get_floats(bytes, offset, get<std::uint64_t>(bytes, at));
+    l.keys = get_floats(bytes, offset, get<std::uint64_t>(bytes, at + 8));
+    l.values = get_floats(bytes, offset, get<std::uint64_t>(bytes, at + 16));
+  }
+  return s;
+}
+
+}  // namespace supra::serve

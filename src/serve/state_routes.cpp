@@ -1,0 +1,83 @@
+// The states API: create a state by running a prompt (optionally after another state), list,
+// fork, delete, and move states between servers as binary files (docs/STATE_FORMAT.md).
+#include "serve/api_error.h"
+#include "serve/context.h"
+#include "serve/responses.h"
+
+namespace supra::serve {
+namespace {
+
+using nlohmann::json;
+
+json info_json(const StateInfo& i) {
+  return {{"id", i.id}, {"object", "state"}, {"tokens", i.tokens}, {"position", i.position}, {"bytes", i.bytes}};
+}
+
+StoredState stored(ServeContext& ctx, const std::string& id) {
+  auto s = ctx.states.get(id);
+  if (!s) throw ApiError(404, "no state with id '" + id + "'", "state_id", "state_not_found");
+  return std::move(*s);
+}
+
+// Runs the tokens through the scheduler (which owns the model) and stores the final state.
+StateInfo create(ServeContext& ctx, const StateRequest& r) {
+  SequenceParams p;
+  p.prompt = r.tokens;
+  p.max_tokens = 0;
+  p.keep_state = true;
+  if (r.state_id) {
+    StoredState base = stored(ctx, *r.state_id);
+    p.base = std::move(base.state);
+    p.base_tokens = std::move(base.tokens);
+  }
+  auto seq = submit_all(ctx, {std::move(p)}).front();
+  for (bool done = false; !done;)
+    for (auto& e : seq->take(std::chrono::seconds(1))) {
+      if (!e.done) continue;
+      if (e.finish_reason == "error") throw ApiError(500, e.error, "", "generation_failed", "server_error");
+      done = true;
+    }
+  return ctx.states.add({std::move(seq->final_state), std::move(seq->final_tokens)});
+}
+
+}  // namespace
+
+void add_state_routes(httplib::Server& server, ServeContext& ctx) {
+  server.Post("/v1/states", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    answer(ctx, res, [&] {
+      if (req.body.size() > ctx.limits.max_body_bytes) throw ApiError(413, "request body too large", "", "body_too_large");
+      const StateRequest r = parse_state_request(parse_body(req.body), ctx.tokenizer, ctx.limits);
+      send_json(res, dump(info_json(create(ctx, r))));
+    });
+  });
+  server.Get("/v1/states", [&ctx](const httplib::Request&, httplib::Response& res) {
+    answer(ctx, res, [&] {
+      json data = json::array();
+      for (const auto& i : ctx.states.list()) data.push_back(info_json(i));
+      send_json(res, dump({{"object", "list"}, {"data", data}}));
+    });
+  });
+  server.Post(R"(/v1/states/import)", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    answer(ctx, res, [&] {
+      StoredState s = import_state(req.body, ctx.fingerprint, ctx.shape, ctx.tokenizer.vocab_size());
+      send_json(res, dump(info_json(ctx.states.add(std::move(s)))));
+    });
+  });
+  server.Post(R"(/v1/states/([A-Za-z0-9_-]+)/fork)", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    answer(ctx, res, [&] { send_json(res, dump(info_json(ctx.states.add(stored(ctx, req.matches[1]))))); });
+  });
+  server.Delete(R"(/v1/states/([A-Za-z0-9_-]+))", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    answer(ctx, res, [&] {
+      const std::string id = req.matches[1];
+      if (!ctx.states.erase(id)) throw ApiError(404, "no state with id '" + id + "'", "state_id", "state_not_found");
+      send_json(res, dump({{"id", id}, {"object", "state"}, {"deleted", true}}));
+    });
+  });
+  server.Get(R"(/v1/states/([A-Za-z0-9_-]+)/export)", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    answer(ctx, res, [&] {
+      res.set_content(export_state(stored(ctx, req.matches[1]), ctx.fingerprint, ctx.shape), "application/octet-stream");
+    });
+  });
+}
+
+}  // namespace supra::serve

@@ -1,0 +1,26 @@
+// StopMatcher: ends a completion at the first occurrence of any stop string, across token
+// boundaries. Text that could be the start of a stop string is held back until the next
+// token decides, so a streamed client never sees part of a stop string.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace supra::serve {
+
+class StopMatcher {
+ public:
+  explicit StopMatcher(std::vector<std::string> stops) : stops_(std::move(stops)) {}
+
+  // Adds generated text; returns the text that is now safe to emit (before any stop string).
+  std::string push(const std::string& text);
+  // The end of generation: whatever is still held back is text after all.
+  std::string finish();
+  bool stopped() const { return stopped_; }
+
+ private:
+  std::vector<std::string> stops_;
+  std::string held_;
+  bool stopped_ = false;
+};
+
+}  // namespace supra::serve

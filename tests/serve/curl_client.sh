@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# curl against the built `supra serve` on a free port of 127.0.0.1 with the shipped model:
+# completions (plain, streamed, logprobs with echo), chat (plain, streamed), models, health,
+# and a malformed request. Usage: curl_client.sh SUPRA_BINARY
+set -euo pipefail
+supra=$1
+log=$(mktemp)
+"$supra" serve --port 0 2>"$log" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$log"' EXIT
+for _ in $(seq 200); do
+  port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$log")
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ] || { echo "server did not start:"; cat "$log"; exit 1; }
+base="http://127.0.0.1:$port"
+fail() { echo "FAIL: $*"; exit 1; }
+post() { curl -sS --max-time 20 -H 'Content-Type: application/json' -d "$2" "$base$1"; }
+
+[ "$(curl -sS --max-time 5 "$base/health" | jq -r .status)" = ok ] || fail health
+[ "$(curl -sS --max-time 5 "$base/v1/models" | jq -r '.data | length')" = 1 ] || fail models
+
+r=$(post /v1/completions '{"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0}')
+[ "$(jq -r '.choices[0].text | length > 0' <<<"$r")" = true ] || fail "completion: $r"
+[ "$(jq -r .usage.completion_tokens <<<"$r")" = 8 ] || fail "completion usage: $r"
+
+# Streaming: server-sent events ending in [DONE]; the text equals the non-streamed one.
+s=$(post /v1/completions '{"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0, "stream": true}')
+[ "$(tail -n 1 <<<"$s")" = "data: [DONE]" ] || fail "stream end: $s"
+streamed=$(grep '^data: {' <<<"$s" | sed 's/^data: //' | jq -j '.choices[0].text')
+[ "$streamed" = "$(jq -j '.choices[0].text' <<<"$r")" ] || fail "stream text '$streamed'"
+
+# Log-likelihood scoring as lm-evaluation-harness local-completions asks for it.
+e=$(post /v1/completions '{"prompt": "Once upon a time", "max_tokens": 0, "echo": true, "logprobs": 1}')
+[ "$(jq -r '.choices[0].logprobs.token_logprobs[0]' <<<"$e")" = null ] || fail "echo first: $e"
+[ "$(jq -r '[.choices[0].logprobs.token_logprobs[1:][] | . < 0] | all' <<<"$e")" = true ] || fail "echo lps: $e"
+
+c=$(post /v1/chat/completions '{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 6, "temperature": 0}')
+[ "$(jq -r '.choices[0].message.role' <<<"$c")" = assistant ] || fail "chat: $c"
+cs=$(post /v1/chat/completions '{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 6, "stream": true}')
+grep -q '"delta"' <<<"$cs" || fail "chat stream: $cs"
+
+code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
+  -d '{"prompt": 12' "$base/v1/completions")
+[ "$code" = 400 ] || fail "bad JSON gave $code"
+echo "curl client: 8 checks passed"
