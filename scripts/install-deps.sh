@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages supra builds with (skips apt when all are present).
+# Installs the Debian 12 packages supra builds and tests with (skips apt when all are present).
 set -euo pipefail
-packages=(g++ cmake ninja-build pkg-config libsentencepiece-dev nlohmann-json3-dev libcli11-dev libgtest-dev libbz2-dev libcpp-httplib-dev)
+packages=(
+  g++ cmake ninja-build pkg-config                       # toolchain
+  libsentencepiece-dev nlohmann-json3-dev libcli11-dev   # tokenizer, JSON, command line
+  libbz2-dev libcpp-httplib-dev                          # eval data (HellaSwag .bz2), HTTP server
+  libgtest-dev curl jq                                   # tests (curl + jq drive the server)
+  clang libclang-rt-14-dev libomp-14-dev                 # fuzz targets (libFuzzer)
+)
+# The openai npm client test needs Node.js and npm; use Debian's unless a node is already here.
+command -v node >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the whole test suite twice: an optimized build, then the same
-# tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+# tests under AddressSanitizer + UndefinedBehaviorSanitizer; then a short run of every fuzz
+# target (fuzz/README.md).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
@@ -21,3 +22,6 @@ echo "== ASan+UBSan build and tests"
 BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo "$here/build.sh" -DSUPRA_SANITIZE=ON
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
+
+echo "== fuzz smoke run"
+"$here/../fuzz/run.sh"

@@ -1,0 +1,92 @@
+// Writes the seed corpus of every fuzz target into OUT/<target>/ from the repository's own
+// test data (run by fuzz/run.sh; nothing binary is committed). Usage: make_seeds REPO OUT
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "file_builders.h"
+#include "io/mapped_file.h"
+#include "io/safetensors.h"
+#include "io/zip_archive.h"
+
+namespace fs = std::filesystem;
+using namespace supra;
+
+namespace {
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write(const fs::path& p, const std::string& bytes) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// The data.pkl of a real torch.save file.
+std::string real_pickle(const fs::path& bin) {
+  const MappedFile file(bin);
+  const ZipArchive zip(file.bytes(), bin.string());
+  for (const ZipEntry& e : zip.entries())
+    if (e.name.ends_with("/data.pkl")) {
+      const auto bytes = zip.stored_data(e);
+      return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    }
+  throw std::runtime_error("no data.pkl in " + bin.string());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: make_seeds REPO OUT\n");
+    return 2;
+  }
+  const fs::path repo = argv[1], out = argv[2];
+  const fs::path golden = repo / "tests" / "data" / "golden";
+
+  // safetensors: small files from the writer (F32 + BF16, with metadata).
+  fs::create_directories(out / "safetensors");
+  const std::vector<float> f32 = {1.0f, -2.0f, 3.5f, 0.25f, 8.0f, -0.5f};
+  const std::vector<std::uint16_t> bf16 = {0x3f80, 0xc000, 0x4060};
+  save_safetensors(out / "safetensors" / "small.safetensors",
+                   {{"a.weight", DType::F32, {2, 3}, std::as_bytes(std::span(f32))},
+                    {"b.bias", DType::BF16, {3}, std::as_bytes(std::span(bf16))}},
+                   {{"format", "pt"}});
+
+  // pickles: both flavours torch.save writes (plain dict, OrderedDict with _metadata).
+  const std::string ordered = real_pickle(golden / "supra_gqa-bin" / "pytorch_model.bin");
+  const std::string plain = real_pickle(golden / "supra_gqa-bf16" / "pytorch_model.bin");
+  write(out / "pickle" / "ordered_dict.pkl", ordered);
+  write(out / "pickle" / "plain_dict.pkl", plain);
+
+  // torch zips: a complete small one, and the real pickle in a zip without its storages.
+  const std::string storage(6 * sizeof(float), '\x01');
+  const std::string tiny_pickle = test::kProto2 + "}" + test::p_str("w") + test::p_tensor("0", 6, {2, 3}, {3, 1}) +
+                                  "s" + test::kStop;
+  write(out / "torch_zip" / "tiny.bin", test::make_torch_zip(tiny_pickle, {{"0", storage}}));
+  write(out / "torch_zip" / "real_pickle.bin", test::make_torch_zip(ordered, {}));
+  write(out / "pickle" / "tiny.pkl", tiny_pickle);
+
+  // config.json: every folder the tests use, OpenLM and HF.
+  int n = 0;
+  for (const auto& dir : fs::directory_iterator(golden))
+    if (fs::exists(dir.path() / "config.json"))
+      write(out / "config" / ("config" + std::to_string(n++) + ".json"), read(dir.path() / "config.json"));
+  write(out / "config" / "stories260K.json", read(repo / "models" / "stories260K" / "config.json"));
+
+  // tokenizer text: the kitoken inputs, one seed per line.
+  for (const char* name : {"small_input.txt", "utf8_input.txt"}) {
+    std::istringstream lines(read(repo / "tests" / "data" / "tokenizer" / "kitoken" / name));
+    std::string line;
+    for (int i = 0; std::getline(lines, line) && i < 64; ++i)
+      write(out / "tokenizer" / (std::string(name) + "." + std::to_string(i)), line);
+  }
+  return 0;
+}
