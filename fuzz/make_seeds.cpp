@@ -11,6 +11,7 @@
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "io/zip_archive.h"
+#include "serve/state_format.h"
 
 namespace fs = std::filesystem;
 using namespace supra;
@@ -88,5 +89,28 @@ int main(int argc, char** argv) {
     for (int i = 0; std::getline(lines, line) && i < 64; ++i)
       write(out / "tokenizer" / (std::string(name) + "." + std::to_string(i)), line);
   }
+  // CSV in MMLU's layout: quoted fields with commas, doubled quotes, embedded newlines.
+  write(out / "csv" / "mmlu.csv",
+        "question,choice0,choice1,choice2,choice3,answer\n"
+        "\"Find all c in Z_3, \"\"quoted\"\"\",0,1,\"2\nnewline\",3,1\r\n"
+        "plain,a,b,c,d,0");
+
+  // Request bodies of every endpoint.
+  const std::vector<std::string> bodies = {
+      R"({"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0.7, "top_p": 0.9, "stop": ["."]})",
+      R"({"prompt": [1, 403, 407], "max_tokens": 0, "echo": true, "logprobs": 2, "seed": 3})",
+      R"({"prompt": ["a", "b"], "stream": true, "top_k": 5, "repetition_penalty": 1.1})",
+      R"({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]})",
+      R"({"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}], "max_tokens": 4})",
+      R"({"tokens": [1, 403], "state_id": "state-0"})"};
+  for (std::size_t i = 0; i < bodies.size(); ++i)
+    write(out / "http_request" / ("body" + std::to_string(i) + ".json"), bodies[i]);
+
+  // An exported state of the shipped model after a few tokens.
+  const Model model = Model::load(repo / "models" / "stories260K");
+  serve::StoredState stored{model.new_state(), {1, 403, 407}};
+  model.forward(stored.tokens, stored.state, Mode::Parallel, LogitsWanted::None);
+  write(out / "state_import" / "stories.state",
+        serve::export_state(stored, serve::model_fingerprint(model.config()), serve::measure_state_shape(model)));
   return 0;
 }
