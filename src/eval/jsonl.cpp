@@ -30,7 +30,7 @@ std::vector<JsonlRow> read_jsonl(const std::filesystem::path& path) {
     row.line = line_number;
     try {
       row.value = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number overflow
       throw Error(where(path, line_number) + ": bad JSON: " + e.what());
     }
     if (!row.value.is_object()) throw Error(where(path, line_number) + ": not a JSON object");

@@ -148,7 +148,7 @@ ModelConfig ModelConfig::parse(const std::string& json_text, const std::string& 
   json j;
   try {
     j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number overflow
     throw Error(source + ": invalid JSON: " + e.what());
   }
   if (!j.is_object()) throw Error(source + ": expected a JSON object");

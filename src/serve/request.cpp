@@ -167,7 +167,7 @@ json parse_body(const std::string& body) {
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number overflow
     const std::string what = e.what();
     if (what.find("UTF-8") != std::string::npos)
       throw ApiError(400, "the request body is not valid UTF-8", "", "invalid_utf8");

@@ -26,7 +26,7 @@ std::optional<json> read_json(const fs::path& path) {
     json doc = json::parse(text.str());
     if (!doc.is_object()) throw Error(path.string() + ": expected a JSON object at the top level");
     return doc;
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number overflow
     throw Error(path.string() + ": malformed JSON (" + e.what() + ")");
   }
 }

@@ -274,6 +274,7 @@ TEST(DocumentsMalformed, JsonLines) {
   const std::string good = R"({"query": "Question: Q?\n", "choices": ["a", "b"], "gold": 1})";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {R"({"query": "Question: Q?\n", "choices": ["a", "b"], "gold": 1)", "bad JSON"},
+      {R"({"query": "Question: Q?\n", "choices": ["a", "b"], "gold": 1e99999})", "bad JSON"},  // overflow
       {R"({"query": "Question: Q?\n", "gold": 1})", "missing field \"choices\""},
       {R"({"query": "Question: Q?\n", "choices": ["a", 2], "gold": 1})", "not a list of strings"},
       {R"({"query": "Question: Q?\n", "choices": ["a", "b"], "gold": "1"})", "not an integer"},

@@ -364,6 +364,7 @@ TEST_F(ServeTest, MalformedRequestsGetOpenAIErrors) {
   };
   const std::string c = "/v1/completions";
   expect_error(c, "{not json", 400, "");
+  expect_error(c, R"({"prompt": "a", "max_tokens": 1e99999})", 400, "");  // number overflow while parsing
   expect_error(c, "[1,2]", 400, "");
   expect_error(c, R"({"max_tokens": 5})", 400, "prompt");
   expect_error(c, R"({"prompt": 5})", 400, "prompt");

@@ -122,6 +122,8 @@ TEST(TokenizerErrors, MalformedJsonNamesTheFile) {
     MistralFolder folder;
     folder.with(name, R"({"add_bos_token": true,)");
     expect_error([&] { folder.load(); }, name);
+    folder.with(name, R"({"bos_token_id": 1e99999})");  // a number overflow (found by fuzz_config)
+    expect_error([&] { folder.load(); }, name);
   }
 }
 
