@@ -1,14 +1,22 @@
-// The chat template: messages -> prompt token ids, Mistral-Instruct style (the format of the
-// Mistral models SUPRA is up-trained from):
+// Chat templates: messages -> prompt token ids. The built-in templates, chosen by name once at
+// startup (`supra serve --chat-template NAME`, like llama.cpp's named templates):
 //
-//   <s>[INST] {system}\n\n{user 1} [/INST]{assistant 1}</s>[INST] {user 2} [/INST]
+//   mistral  <s>[INST] {system}\n\n{user} [/INST]{assistant}</s>[INST] {user} [/INST]   (default:
+//            the format of the Mistral models SUPRA is up-trained from; no system role, so the
+//            system message is prepended to the first user message)
+//   llama2   <s>[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {assistant} </s><s>[INST] {user} [/INST]
+//   chatml   <|im_start|>{role}\n{content}<|im_end|>\n per message, then <|im_start|>assistant\n
+//   zephyr   <|system|>\n{system}</s>\n<|user|>\n{user}</s>\n<|assistant|>\n{assistant}</s>\n ... <|assistant|>\n
+//   raw      the contents joined with "\n" (base models)
 //
-// A system message, if any, comes first and is prepended to the first user message (Mistral
-// has no system role). Then user and assistant alternate, starting and ending with a user.
-// Each segment is tokenized on its own and BOS/EOS are inserted as ids, so text such as "</s>"
-// inside a message stays text.
+// Every template takes the same conversations: an optional system message, then user and
+// assistant alternating, starting and ending with a user. Text is tokenized in segments and
+// <s>/</s> are inserted as BOS/EOS ids, so text typed in a message (even "</s>") never becomes a
+// special id; the chatml and zephyr markers are plain text for SentencePiece models. Templates
+// without <s> in their format start as a completion prompt does (BOS when the tokenizer adds one).
 #pragma once
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "supra/tokenizer.h"
@@ -20,8 +28,16 @@ struct ChatMessage {
   std::string content;
 };
 
+struct ChatTemplate;  // one built-in template (chat_template.cpp)
+
+// The built-in template called `name`; throws supra::Error naming the known ones otherwise.
+const ChatTemplate& find_chat_template(std::string_view name);
+// "mistral, llama2, chatml, zephyr, raw", for help texts.
+std::string chat_template_names();
+
 // Throws ApiError (400, param "messages") when the roles do not follow the pattern above.
 // `with_bos` is false when the conversation continues a stored state.
-std::vector<TokenId> render_chat(const std::vector<ChatMessage>& messages, const Tokenizer& tokenizer, bool with_bos);
+std::vector<TokenId> render_chat(const ChatTemplate& tmpl, const std::vector<ChatMessage>& messages,
+                                 const Tokenizer& tokenizer, bool with_bos);
 
 }  // namespace supra::serve

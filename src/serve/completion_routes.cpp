@@ -110,7 +110,7 @@ void run(ServeContext& ctx, const httplib::Request& req, httplib::Response& res,
   if (req.body.size() > ctx.limits.max_body_bytes)
     throw ApiError(413, "request body too large", "", "body_too_large");
   const json body = parse_body(req.body);
-  const GenerationRequest r = chat ? parse_chat(body, ctx.tokenizer, ctx.limits)
+  const GenerationRequest r = chat ? parse_chat(body, ctx.tokenizer, ctx.limits, ctx.chat_template)
                                    : parse_completion(body, ctx.tokenizer, ctx.limits);
   auto seqs = submit_all(ctx, sequences_for(ctx, r));
   const ResponseMeta meta = meta_for(ctx, chat ? "chatcmpl" : "cmpl");

@@ -11,6 +11,7 @@
 
 #include <httplib.h>
 
+#include "serve/chat_template.h"
 #include "serve/metrics.h"
 #include "serve/request.h"
 #include "serve/scheduler.h"
@@ -27,6 +28,7 @@ struct ServeContext {
 
   ServerOptions options;
   Limits limits;
+  const ChatTemplate& chat_template;  // before the model: an unknown name fails before loading it
   std::string model_name;
   Model model;
   Tokenizer tokenizer;

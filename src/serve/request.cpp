@@ -186,7 +186,8 @@ GenerationRequest parse_completion(const json& body, const Tokenizer& tokenizer,
   return r;
 }
 
-GenerationRequest parse_chat(const json& body, const Tokenizer& tokenizer, const Limits& limits) {
+GenerationRequest parse_chat(const json& body, const Tokenizer& tokenizer, const Limits& limits,
+                             const ChatTemplate& chat_template) {
   GenerationRequest r = parse_common(body, limits, std::min(limits.max_tokens, 256));
   if (auto m = opt_int(body, "max_completion_tokens", 0, limits.max_tokens)) r.params.max_tokens = static_cast<int>(*m);
   const json* msgs = field(body, "messages");
@@ -213,7 +214,7 @@ GenerationRequest parse_chat(const json& body, const Tokenizer& tokenizer, const
     }
     messages.push_back(std::move(msg));
   }
-  r.prompts.push_back(render_chat(messages, tokenizer, !r.state_id));
+  r.prompts.push_back(render_chat(chat_template, messages, tokenizer, !r.state_id));
   check_length(r.prompts.back(), "messages", limits);
   return r;
 }

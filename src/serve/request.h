@@ -36,8 +36,9 @@ struct GenerationRequest {
 
 // POST /v1/completions: prompt as a string, a token-id array, or a batch of either.
 GenerationRequest parse_completion(const nlohmann::json& body, const Tokenizer& tokenizer, const Limits& limits);
-// POST /v1/chat/completions: messages rendered by the chat template.
-GenerationRequest parse_chat(const nlohmann::json& body, const Tokenizer& tokenizer, const Limits& limits);
+// POST /v1/chat/completions: messages rendered by the server's chat template.
+GenerationRequest parse_chat(const nlohmann::json& body, const Tokenizer& tokenizer, const Limits& limits,
+                             const ChatTemplate& chat_template);
 
 // POST /v1/states: {"prompt": string} or {"tokens": [ids]}, optional "state_id".
 struct StateRequest {

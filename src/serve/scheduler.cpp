@@ -37,12 +37,16 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, Metrics& me
       cache_(options.cache_bytes, options.block), thread_([this] { loop(); }) {}
 
 Scheduler::~Scheduler() {
+  shutdown();
+  thread_.join();
+}
+
+void Scheduler::shutdown() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
-  thread_.join();
 }
 
 bool Scheduler::submit(std::shared_ptr<Sequence> sequence) {

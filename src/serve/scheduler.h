@@ -36,8 +36,11 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Queues a sequence; false when the queue is full (the caller answers 503).
+  // Queues a sequence; false when the queue is full or the scheduler is stopping (503).
   bool submit(std::shared_ptr<Sequence> sequence);
+  // Ends every queued and running sequence with a "server shutting down" error, so that
+  // handlers waiting on them return; later submissions are refused. Idempotent.
+  void shutdown();
 
  private:
   struct Running;

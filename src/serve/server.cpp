@@ -17,6 +17,7 @@ namespace supra::serve {
 ServeContext::ServeContext(const std::filesystem::path& folder, const ServerOptions& opts)
     : options(opts),
       limits{opts.max_body_bytes, opts.max_prompt_tokens, opts.max_tokens, 16},
+      chat_template(find_chat_template(opts.chat_template)),
       model_name(opts.model_name.empty() ? std::filesystem::absolute(folder).lexically_normal().filename().string()
                                          : opts.model_name),
       model(Model::load(folder)),
@@ -157,6 +158,11 @@ void Server::listen() {
   impl_->http.listen_after_bind();
 }
 
-void Server::stop() { impl_->http.stop(); }
+// The scheduler goes first: HTTP's stop waits for its handlers, and a handler may be waiting
+// for a long generation that only the scheduler can end.
+void Server::stop() {
+  impl_->ctx.scheduler->shutdown();
+  impl_->http.stop();
+}
 
 }  // namespace supra::serve

@@ -21,11 +21,13 @@ struct ServerOptions {
   std::size_t max_body_bytes = 1u << 20;            // body limit of every other endpoint
   std::size_t max_prompt_tokens = 4096;
   int max_tokens = 4096;
+  std::string chat_template = "mistral";  // a built-in template (serve/chat_template.h)
 };
 
 class Server {
  public:
-  // Loads the model and tokenizer and starts the scheduler. Throws supra::Error.
+  // Loads the model and tokenizer and starts the scheduler. Throws supra::Error (also for an
+  // unknown chat template).
   Server(const std::filesystem::path& model_folder, const ServerOptions& options);
   ~Server();
   Server(const Server&) = delete;

@@ -1,7 +1,8 @@
 // The server end to end, in-process on the shipped model (stories260K), over 127.0.0.1 on a
 // port the kernel picks: OpenAI request/response shapes, streaming, logprobs checked against
 // the model itself, stop strings, the states API, the prefix cache, determinism under
-// concurrency, authentication and the malformed-request contract.
+// concurrency, authentication and the malformed-request contract; the chat templates; and, on a
+// server with one slot and a queue of one, the 503 of a full queue and client disconnects.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -10,12 +11,17 @@
 #include <httplib.h>
 
 #include <cmath>
+#include <functional>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <variant>
 
+#include "serve/api_error.h"
+#include "serve/chat_template.h"
 #include "serve/logprobs.h"
 #include "serve/server.h"
+#include "supra/error.h"
 #include "supra/generate.h"
 #include "supra/model.h"
 #include "supra/tokenizer.h"
@@ -29,6 +35,22 @@ namespace fs = std::filesystem;
 
 const fs::path kModel = supra::test::data_dir().parent_path().parent_path() / "models" / "stories260K";
 const std::string kKey = "test-key";
+
+// A TCP connection to the server on 127.0.0.1, or -1.
+int connect_to(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval timeout{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  return fd;
+}
 
 struct Reply {
   int status = 0;
@@ -97,20 +119,13 @@ class ServeTest : public ::testing::Test {
   }
   // Sends raw bytes and returns everything the server answers until it closes.
   static std::string raw_request(const std::string& bytes) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int fd = connect_to(port_);
     std::string out;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
-      timeval timeout{5, 0};
-      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    if (fd >= 0 && ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
       char buf[4096];
       for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<std::size_t>(n));
     }
-    ::close(fd);
+    if (fd >= 0) ::close(fd);
     return out;
   }
   static double metric(const std::string& name) {
@@ -398,6 +413,249 @@ TEST_F(ServeTest, MalformedRequestsGetOpenAIErrors) {
   const Reply missing = get("/v1/unknown");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.j()["error"]["type"], "invalid_request_error");
+}
+
+TEST_F(ServeTest, UnknownFieldsAreIgnored) {
+  const Reply r = post("/v1/completions", json{{"prompt", "Once upon a time"},
+                                               {"max_tokens", 3},
+                                               {"user", "x"},
+                                               {"n", 1},
+                                               {"frequency_penalty", 0},
+                                               {"foo", {{"bar", 1}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.j()["object"], "text_completion");
+}
+
+// Each template's exact ids: text pieces tokenized alone, <s> and </s> as ids. "</s>" typed in
+// a message stays text in every template.
+TEST(ChatTemplate, BuiltInTemplatesRenderTheirFormat) {
+  const Tokenizer tok = Tokenizer::load_folder(kModel);
+  ASSERT_TRUE(tok.add_bos());  // chatml, zephyr and raw start with BOS because of it
+  const TokenId bos = tok.bos_id(), eos = tok.eos_id();
+  // Concatenates pieces: a string is tokenized alone (no BOS), an id is taken as is.
+  const auto ids = [&](std::initializer_list<std::variant<std::string, TokenId>> pieces) {
+    std::vector<TokenId> out;
+    for (const auto& p : pieces) {
+      if (const auto* id = std::get_if<TokenId>(&p)) {
+        out.push_back(*id);
+      } else {
+        const auto part = tok.encode(std::get<std::string>(p), false);
+        out.insert(out.end(), part.begin(), part.end());
+      }
+    }
+    return out;
+  };
+  const std::vector<ChatMessage> chat = {
+      {"system", "Be kind."}, {"user", "Hi </s> there"}, {"assistant", "Hello."}, {"user", "Tell a story."}};
+  const std::vector<ChatMessage> no_system(chat.begin() + 1, chat.end());
+  const auto render = [&](const char* name, const std::vector<ChatMessage>& m, bool with_bos = true) {
+    return render_chat(find_chat_template(name), m, tok, with_bos);
+  };
+
+  EXPECT_EQ(render("mistral", chat),
+            ids({bos, "[INST] Be kind.\n\nHi </s> there [/INST]", "Hello.", eos, "[INST] Tell a story. [/INST]"}));
+  EXPECT_EQ(render("llama2", chat), ids({bos, "[INST] <<SYS>>\nBe kind.\n<</SYS>>\n\nHi </s> there [/INST] Hello. ", eos,
+                                         bos, "[INST] Tell a story. [/INST]"}));
+  EXPECT_EQ(render("llama2", no_system),
+            ids({bos, "[INST] Hi </s> there [/INST] Hello. ", eos, bos, "[INST] Tell a story. [/INST]"}));
+  EXPECT_EQ(render("chatml", chat),
+            ids({bos, "<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nHi </s> there<|im_end|>\n"
+                      "<|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nTell a story.<|im_end|>\n"
+                      "<|im_start|>assistant\n"}));
+  EXPECT_EQ(render("zephyr", chat), ids({bos, "<|system|>\nBe kind.", eos, "\n<|user|>\nHi </s> there", eos,
+                                         "\n<|assistant|>\nHello.", eos, "\n<|user|>\nTell a story.", eos,
+                                         "\n<|assistant|>\n"}));
+  EXPECT_EQ(render("raw", chat), tok.encode("Be kind.\nHi </s> there\nHello.\nTell a story."));
+  // Continuing a state: no leading BOS, but llama2's BOS between exchanges is format.
+  EXPECT_EQ(render("mistral", no_system, false),
+            ids({"[INST] Hi </s> there [/INST]", "Hello.", eos, "[INST] Tell a story. [/INST]"}));
+  EXPECT_EQ(render("llama2", no_system, false),
+            ids({"[INST] Hi </s> there [/INST] Hello. ", eos, bos, "[INST] Tell a story. [/INST]"}));
+  EXPECT_EQ(render("raw", no_system, false), tok.encode("Hi </s> there\nHello.\nTell a story.", false));
+  // The role rules hold for every template.
+  EXPECT_THROW(render("chatml", {{"user", "a"}, {"user", "b"}}), ApiError);
+
+  try {
+    find_chat_template("vicuna");
+    ADD_FAILURE() << "no error for an unknown template";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown chat template 'vicuna'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("mistral, llama2, chatml, zephyr, raw"), std::string::npos) << e.what();
+  }
+  ServerOptions o;
+  o.chat_template = "vicuna";
+  EXPECT_THROW(Server(kModel, o), Error);
+}
+
+// A server with one slot and a queue of one, the chatml template and no token limit, so that a
+// greedy sequence runs until its client leaves (stories260K's greedy text from "Once upon a time"
+// has no EOS in its first 3000 tokens, seconds of generation; the tests take milliseconds).
+class OneSlotTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ServerOptions o;
+    o.port = 0;
+    o.parallel = 1;
+    o.queue_capacity = 1;
+    o.max_tokens = 1 << 24;
+    o.chat_template = "chatml";
+    server_ = new Server(kModel, o);
+    port_ = server_->bind();
+    thread_ = new std::thread([] { server_->listen(); });
+  }
+  static void TearDownTestSuite() {
+    server_->stop();
+    thread_->join();
+    delete thread_;
+    delete server_;
+  }
+  // Every test leaves the server idle.
+  void TearDown() override {
+    EXPECT_TRUE(wait_for([] { return metric("supra_active_sequences") == 0 && metric("supra_queue_depth") == 0; }));
+  }
+
+  static Reply post(const std::string& path, const json& body) {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(10, 0);
+    auto r = c.Post(path.c_str(), body.dump(), "application/json");
+    if (!r) return {-1, "no response: " + httplib::to_string(r.error())};
+    return {r->status, r->body};
+  }
+  static double metric(const std::string& name) {
+    httplib::Client c("127.0.0.1", port_);
+    auto r = c.Get("/metrics");
+    const std::string text = r ? r->body : "";
+    const std::size_t at = text.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+  }
+  // Polls `done` every 10 ms for up to 4 s.
+  static bool wait_for(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+  // Starts an endless streaming completion on a raw socket and returns the socket once the
+  // first token arrived (when `wait_first`), -1 on failure. Closing it is the disconnect.
+  static int start_endless_stream(bool wait_first) {
+    const std::string body = json{{"prompt", "Once upon a time"}, {"max_tokens", 1 << 24}, {"temperature", 0},
+                                  {"stream", true}}.dump();
+    const int fd = connect_to(port_);
+    const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (fd < 0 || ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+      if (fd >= 0) ::close(fd);
+      return -1;
+    }
+    std::string got;
+    char buf[4096];
+    while (wait_first && got.find("data: {") == std::string::npos) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) {
+        ::close(fd);
+        return -1;
+      }
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    return fd;
+  }
+
+  static Server* server_;
+  static std::thread* thread_;
+  static int port_;
+};
+
+Server* OneSlotTest::server_ = nullptr;
+std::thread* OneSlotTest::thread_ = nullptr;
+int OneSlotTest::port_ = 0;
+
+TEST_F(OneSlotTest, ChatUsesTheConfiguredTemplate) {
+  const Tokenizer tok = Tokenizer::load_folder(kModel);
+  const std::vector<ChatMessage> messages = {{"system", "Tell stories."}, {"user", "A story about a dog"}};
+  const auto prompt = render_chat(find_chat_template("chatml"), messages, tok, true);
+  const Reply chat = post("/v1/chat/completions",
+                          json{{"messages", json::array({{{"role", "system"}, {"content", "Tell stories."}},
+                                                         {{"role", "user"}, {"content", "A story about a dog"}}})},
+                               {"max_tokens", 12},
+                               {"temperature", 0}});
+  ASSERT_EQ(chat.status, 200) << chat.body;
+  EXPECT_EQ(chat.j()["usage"]["prompt_tokens"], prompt.size());
+  // The same ids as a completion prompt give the same greedy text.
+  const Reply completion = post("/v1/completions", json{{"prompt", prompt}, {"max_tokens", 12}, {"temperature", 0}});
+  ASSERT_EQ(completion.status, 200) << completion.body;
+  EXPECT_EQ(chat.j()["choices"][0]["message"]["content"], completion.j()["choices"][0]["text"]);
+}
+
+TEST_F(OneSlotTest, FullQueueAnswers503) {
+  const double cancelled = metric("supra_cancelled_total");
+  const double rejected = metric("supra_rejected_total");
+  const int running = start_endless_stream(true);
+  ASSERT_GE(running, 0);
+  const int queued = start_endless_stream(false);
+  ASSERT_GE(queued, 0);
+  ASSERT_TRUE(wait_for([] { return metric("supra_queue_depth") == 1; }));
+  // Beyond capacity, concurrently: both refused at once with the OpenAI error.
+  const json body = {{"prompt", "Hello"}, {"max_tokens", 1}};
+  auto a = std::async(std::launch::async, [&] { return post("/v1/completions", body); });
+  auto b = std::async(std::launch::async, [&] { return post("/v1/completions", body); });
+  for (const Reply& r : {a.get(), b.get()}) {
+    ASSERT_EQ(r.status, 503) << r.body;
+    const json e = r.j()["error"];
+    EXPECT_EQ(e["code"], "server_busy");
+    EXPECT_EQ(e["type"], "server_error");
+    EXPECT_TRUE(e["message"].is_string());
+  }
+  EXPECT_EQ(metric("supra_rejected_total"), rejected + 2);
+  ::close(running);
+  ::close(queued);
+  EXPECT_TRUE(wait_for([&] { return metric("supra_cancelled_total") == cancelled + 2; }));
+}
+
+TEST_F(OneSlotTest, DisconnectCancelsTheSequence) {
+  const double cancelled = metric("supra_cancelled_total");
+  const int fd = start_endless_stream(true);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(metric("supra_active_sequences"), 1);
+  ::close(fd);
+  EXPECT_TRUE(wait_for([&] { return metric("supra_cancelled_total") == cancelled + 1; }));
+  // The slot is free again: the next request runs (with one slot it could not otherwise).
+  const Reply r = post("/v1/completions", json{{"prompt", "Hello"}, {"max_tokens", 4}});
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+// Stopping the server (SIGTERM in `supra serve`) must not wait for a long non-streaming
+// generation: the scheduler ends it with an error and the HTTP threads can then return.
+TEST(ServeShutdown, StopEndsARunningGeneration) {
+  ServerOptions o;
+  o.port = 0;
+  o.max_tokens = 1 << 24;
+  Server server(kModel, o);
+  const int port = server.bind();
+  std::thread listener([&] { server.listen(); });
+  auto reply = std::async(std::launch::async, [port] {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(30, 0);
+    const json body = {{"prompt", "Once upon a time"}, {"max_tokens", 1 << 24}, {"temperature", 0}};
+    auto r = c.Post("/v1/completions", body.dump(), "application/json");
+    return r ? r->status : -1;
+  });
+  // Wait until the generation runs, then stop.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+  for (;;) {
+    httplib::Client c("127.0.0.1", port);
+    auto m = c.Get("/metrics");
+    if (m && m->body.find("\nsupra_active_sequences 1") != std::string::npos) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the generation never started";
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto stop_start = std::chrono::steady_clock::now();
+  server.stop();
+  listener.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_start, std::chrono::seconds(5));
+  ASSERT_EQ(reply.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_NE(reply.get(), 200);  // an error answer or a closed connection, never a hang
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "serve/chat_template.h"
 #include "serve/server.h"
 #include "supra/error.h"
 
@@ -30,8 +31,9 @@ void run(ServeFlags& f) {
 
   serve::Server server(model_folder(f.model), f.options);
   const int port = server.bind();
-  std::fprintf(stderr, "supra serve: listening on http://%s:%d (%d parallel, queue %d, state cache %zu MiB%s)\n",
+  std::fprintf(stderr, "supra serve: listening on http://%s:%d (%d parallel, queue %d, state cache %zu MiB, chat template %s%s)\n",
                f.options.host.c_str(), port, f.options.parallel, f.options.queue_capacity, f.state_cache_mb,
+               f.options.chat_template.c_str(),
                f.options.api_key.empty() ? "" : ", API key required");
   std::thread waiter([&] {
     int received = 0;
@@ -65,6 +67,8 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--max-prompt-tokens", o.max_prompt_tokens, "longest prompt accepted (default 4096)")
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--max-tokens", o.max_tokens, "largest max_tokens accepted (default 4096)")->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("--chat-template", o.chat_template,
+                  "template of /v1/chat/completions: " + serve::chat_template_names() + " (default mistral)");
   cmd->callback([flags] { run(*flags); });
 }
 
