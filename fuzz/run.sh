@@ -20,8 +20,19 @@ run() {  # target seconds
   mkdir -p "$corpus"
   echo "== $target for ${seconds}s"
   # -timeout catches hangs, -rss_limit_mb over-allocation; the seed folder is read only.
+  local log="$build/logs/$target.log"
+  mkdir -p "$build/logs"
+  local status=0
   "$build/fuzz/$target" "$corpus" "$seeds/${target#fuzz_}" -max_total_time="$seconds" \
-    -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 2>&1 | tail -n 12
+    -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 >"$log" 2>&1 || status=$?
+  # The last status line (coverage, features, corpus size), the final statistics, and on
+  # failure the report.
+  grep -E '^#[0-9]+' "$log" | tail -n 1
+  grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log"
+  if [ "$status" -ne 0 ]; then
+    grep -vE '^(INFO|#[0-9]+)' "$log" | tail -n 40
+    return "$status"
+  fi
 }
 
 if [ $# -ge 1 ]; then

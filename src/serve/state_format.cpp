@@ -38,7 +38,9 @@ T get(std::string_view bytes, std::size_t offset) {
 
 std::vector<float> get_floats(std::string_view bytes, std::size_t& offset, std::size_t count) {
   std::vector<float> v(count);
-  std::memcpy(v.data(), bytes.data() + offset, count * sizeof(float));
+  // An empty vector's data() may be null, and memcpy must not be given null even for 0 bytes
+  // (a softmax model's state before any token has no keys).
+  if (count > 0) std::memcpy(v.data(), bytes.data() + offset, count * sizeof(float));
   offset += count * sizeof(float);
   return v;
 }
