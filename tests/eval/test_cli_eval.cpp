@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "../cli/cli_helpers.h"
+#include "json_lines.h"
 #include "supra/model.h"
 #include "supra/tokenizer.h"
 
@@ -33,14 +34,6 @@ std::optional<EvalAssets> eval_assets() {
                *shared / "fixtures" / "evalref" / "public"};
   if (!fs::exists(a.model / "model.safetensors") || !fs::is_directory(a.data)) return std::nullopt;
   return a;
-}
-
-std::vector<json> read_jsonl(const fs::path& path) {
-  std::ifstream in(path);
-  std::vector<json> lines;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(json::parse(line));
-  return lines;
 }
 
 class CliEval : public ::testing::Test {
@@ -80,7 +73,7 @@ TEST_F(CliEval, WritesTableResultsAndSamples) {
   EXPECT_FALSE(res["results"]["mmlu"].contains("acc_norm,none"));
   EXPECT_EQ(res["n-shot"]["mmlu_anatomy"], 5);
 
-  const std::vector<json> samples = read_jsonl(tmp.path() / "out.jsonl");
+  const std::vector<json> samples = test::read_json_lines(tmp.path() / "out.jsonl");
   EXPECT_EQ(samples.size(), 3 + 3 * subjects);
   std::int64_t mmlu_right = 0;
   for (const json& s : samples) {
@@ -103,7 +96,7 @@ TEST_F(CliEval, DocIdsSelectDocuments) {
                               " --log-samples " + q(tmp.path() / "out.jsonl"));
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   std::set<std::pair<std::string, int>> got;
-  for (const json& s : read_jsonl(tmp.path() / "out.jsonl")) got.insert({s["task"].get<std::string>(), s["doc_id"].get<int>()});
+  for (const json& s : test::read_json_lines(tmp.path() / "out.jsonl")) got.insert({s["task"].get<std::string>(), s["doc_id"].get<int>()});
   const std::set<std::pair<std::string, int>> expected = {{"arc_easy", 0}, {"arc_easy", 1}, {"mmlu_anatomy", 4}};
   EXPECT_EQ(got, expected);
 }
@@ -114,7 +107,7 @@ TEST_F(CliEval, AgreesWithTheGroundTruth) {
     std::map<std::string, std::set<int>> wanted;
     std::map<std::pair<std::string, int>, json> reference;
     for (const char* file : {"hellaswag", "piqa", "winogrande", "arc_easy", "arc_challenge", "mmlu"})
-      for (const json& doc : read_jsonl(assets.reference / profile / (std::string(file) + ".jsonl"))) {
+      for (const json& doc : test::read_json_lines(assets.reference / profile / (std::string(file) + ".jsonl"))) {
         wanted[doc["task"].get<std::string>()].insert(doc["doc_id"].get<int>());
         reference[{doc["task"].get<std::string>(), doc["doc_id"].get<int>()}] = doc;
       }
@@ -131,7 +124,7 @@ TEST_F(CliEval, AgreesWithTheGroundTruth) {
     const CliResult r = run_cli(base() + " --profile " + profile + " --tasks " + tasks + doc_ids +
                                 " --log-samples " + q(tmp.path() / "out.jsonl"));
     ASSERT_EQ(r.exit_code, 0) << describe(r);
-    const std::vector<json> samples = read_jsonl(tmp.path() / "out.jsonl");
+    const std::vector<json> samples = test::read_json_lines(tmp.path() / "out.jsonl");
     EXPECT_EQ(samples.size(), reference.size()) << profile;
     double max_delta = 0;
     for (const json& s : samples) {

@@ -12,6 +12,7 @@
 #include "eval/csv.h"
 #include "supra/error.h"
 #include "supra/eval.h"
+#include "json_lines.h"
 #include "test_support.h"
 
 namespace supra::test {
@@ -49,13 +50,6 @@ const std::vector<Document>& documents(const Evalref& e, const std::string& task
   return it->second;
 }
 
-std::vector<nlohmann::json> read_reference(const fs::path& path) {
-  std::ifstream in(path);
-  std::vector<nlohmann::json> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
-
 // Runs f, which must throw supra::Error whose message contains every needle.
 template <class F>
 void expect_error(F f, const std::vector<std::string>& needles) {
@@ -79,7 +73,7 @@ TEST_P(DocumentsGroundTruth, EveryReferenceDocumentMatches) {
   const Profile profile = *eval::parse_profile(profile_text);
   static const Tokenizer tokenizer = Tokenizer::load_folder(evalref()->tokenizer_dir);
 
-  std::vector<nlohmann::json> refs = read_reference(e->refs / profile_text / (task + ".jsonl"));
+  std::vector<nlohmann::json> refs = read_json_lines(e->refs / profile_text / (task + ".jsonl"));
   ASSERT_FALSE(refs.empty());
   for (const nlohmann::json& ref : refs) {
     const std::string name = ref["task"];

@@ -14,6 +14,7 @@
 #include "eval/metrics.h"
 #include "supra/error.h"
 #include "supra/eval.h"
+#include "json_lines.h"
 #include "test_support.h"
 
 namespace supra::eval {
@@ -29,14 +30,6 @@ std::optional<fs::path> evalref_dir() {
   const auto shared = test::shared_dir();
   if (!shared || !fs::exists(*shared / "fixtures" / "evalref" / "tiny32k" / "model.safetensors")) return std::nullopt;
   return *shared / "fixtures" / "evalref";
-}
-
-std::vector<json> read_jsonl(const fs::path& path) {
-  std::ifstream in(path);
-  std::vector<json> lines;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(json::parse(line));
-  return lines;
 }
 
 std::vector<EncodedRequest> requests_of(const json& doc) {
@@ -70,7 +63,7 @@ TEST_P(GroundTruth, EveryChoiceMatchesTheReference) {
     double max_delta = 0;
     std::vector<double> acc, acc_norm;
     std::map<std::string, std::vector<double>> acc_by_task;  // MMLU: per subject
-    for (const json& doc : read_jsonl(ref / (file + ".jsonl"))) {
+    for (const json& doc : test::read_json_lines(ref / (file + ".jsonl"))) {
       const std::string where = file + " doc " + doc["task"].get<std::string>() + "#" +
                                 std::to_string(doc["doc_id"].get<int>());
       const std::vector<EncodedRequest> requests = requests_of(doc);
@@ -150,7 +143,7 @@ class ScorerRules : public ::testing::Test {
 
 // The cached states are an optimisation only: the order of documents changes nothing.
 TEST_F(ScorerRules, OrderOfDocumentsDoesNotMatter) {
-  const std::vector<json> docs = read_jsonl(*evalref_dir() / "public" / "v0.4.12" / "arc_challenge.jsonl");
+  const std::vector<json> docs = test::read_json_lines(*evalref_dir() / "public" / "v0.4.12" / "arc_challenge.jsonl");
   Scorer forward(tiny32k());
   Scorer backward(tiny32k());
   std::vector<std::vector<ChoiceScore>> in_order;
