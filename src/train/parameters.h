@@ -1,0 +1,52 @@
+// ParameterSet: the trainable tensors of a model as owned float32 arrays (the fp32 master
+// copy), keyed by their checkpoint names ("model.layers.0.attention.in_proj.weight", ...).
+// Gradients and optimizer moments are ParameterSets of the same names and shapes.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "supra/checkpoint.h"
+
+namespace supra::train {
+
+struct Parameter {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::vector<float> data;  // row-major
+  std::int64_t numel() const { return static_cast<std::int64_t>(data.size()); }
+};
+
+class ParameterSet {
+ public:
+  // Adds a zero-filled tensor; throws supra::Error when the name is taken.
+  Parameter& add(std::string name, std::vector<std::int64_t> shape);
+  Parameter& at(std::string_view name);  // throws supra::Error naming the tensor when absent
+  const Parameter& at(std::string_view name) const;
+  const Parameter* find(std::string_view name) const;
+  bool has(std::string_view name) const { return find(name) != nullptr; }
+
+  std::vector<Parameter>& all() { return params_; }
+  const std::vector<Parameter>& all() const { return params_; }
+  std::int64_t numel() const;
+
+  ParameterSet zeros_like() const;  // same names, shapes and order, all zero
+  void fill_zero();
+
+ private:
+  std::vector<Parameter> params_;
+  std::unordered_map<std::string, std::size_t> index_;
+};
+
+// Every floating tensor of a checkpoint, widened to float32, in the checkpoint's name order.
+ParameterSet load_parameters(const Checkpoint& checkpoint);
+
+// Writes the set as one safetensors file (float32, atomic replace) with `metadata`.
+void save_parameters(const std::filesystem::path& path, const ParameterSet& params,
+                     const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace supra::train
