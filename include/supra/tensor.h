@@ -11,10 +11,24 @@
 
 namespace supra {
 
-enum class DType : std::uint8_t { F32, F16, BF16, F64, I64, I32, I16, I8, U8, Bool };
+// Q8_0 and Q4_0 are block-quantized weight formats with GGML's byte layout (docs/QUANTIZATION.md):
+// 32 consecutive elements of a row form one block, the row length must be a multiple of 32.
+//   Q8_0 block (34 bytes): f16 scale d, int8 q[32];            x_i = d · q_i
+//   Q4_0 block (18 bytes): f16 scale d, uint8 nibbles[16];     x_i = d · (n_i − 8), where
+//                          n_i = nibbles[i] & 15 for i < 16 and nibbles[i − 16] >> 4 for i ≥ 16
+enum class DType : std::uint8_t { F32, F16, BF16, F64, I64, I32, I16, I8, U8, Bool, Q8_0, Q4_0 };
 
+inline constexpr std::int64_t kQuantBlock = 32;  // elements per Q8_0 / Q4_0 block
+inline constexpr std::size_t kQ8_0BlockBytes = 34;
+inline constexpr std::size_t kQ4_0BlockBytes = 18;
+
+bool is_block_quantized(DType t);  // Q8_0, Q4_0
+// Bytes of one element; throws supra::Error for block-quantized types (use dtype_row_bytes).
 std::size_t dtype_size(DType t);
-std::string_view dtype_name(DType t);  // safetensors spelling: "F32", "BF16", ...
+// Bytes of `count` consecutive elements (a row); for block types `count` must be a multiple of
+// kQuantBlock (throws supra::Error otherwise).
+std::size_t dtype_row_bytes(DType t, std::int64_t count);
+std::string_view dtype_name(DType t);  // safetensors spelling: "F32", "BF16", ...; "Q8_0", "Q4_0"
 
 struct TensorView {
   std::string name;

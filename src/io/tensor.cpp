@@ -23,8 +23,22 @@ std::size_t dtype_size(DType t) {
     case DType::I8:
     case DType::U8:
     case DType::Bool: return 1;
+    case DType::Q8_0:
+    case DType::Q4_0: throw Error("dtype_size: " + std::string(dtype_name(t)) + " has no per-element size");
   }
   throw Error("dtype_size: invalid DType value " + std::to_string(static_cast<int>(t)));
+}
+
+bool is_block_quantized(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+
+std::size_t dtype_row_bytes(DType t, std::int64_t count) {
+  if (count < 0) throw Error("dtype_row_bytes: negative element count");
+  if (!is_block_quantized(t)) return static_cast<std::size_t>(count) * dtype_size(t);
+  if (count % kQuantBlock != 0)
+    throw Error(std::string(dtype_name(t)) + " rows must hold a multiple of " + std::to_string(kQuantBlock) +
+                " elements, got " + std::to_string(count));
+  const std::size_t block = t == DType::Q8_0 ? kQ8_0BlockBytes : kQ4_0BlockBytes;
+  return static_cast<std::size_t>(count / kQuantBlock) * block;
 }
 
 std::string_view dtype_name(DType t) {
@@ -39,6 +53,8 @@ std::string_view dtype_name(DType t) {
     case DType::I8: return "I8";
     case DType::U8: return "U8";
     case DType::Bool: return "BOOL";
+    case DType::Q8_0: return "Q8_0";
+    case DType::Q4_0: return "Q4_0";
   }
   throw Error("dtype_name: invalid DType value " + std::to_string(static_cast<int>(t)));
 }

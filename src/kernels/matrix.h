@@ -17,7 +17,7 @@ struct Matrix {
   const std::byte* data = nullptr;
 
   bool empty() const { return data == nullptr; }
-  std::size_t row_bytes() const { return static_cast<std::size_t>(cols) * dtype_size(dtype); }
+  std::size_t row_bytes() const { return dtype_row_bytes(dtype, cols); }
   // Rows [first, first + count) as a matrix of their own (a view, no copy).
   Matrix row_slice(std::int64_t first, std::int64_t count) const {
     return Matrix{dtype, count, cols, data + static_cast<std::size_t>(first) * row_bytes()};
