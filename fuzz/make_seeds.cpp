@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <bzlib.h>
+
 #include "file_builders.h"
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
@@ -40,6 +42,17 @@ std::string real_pickle(const fs::path& bin) {
       return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     }
   throw std::runtime_error("no data.pkl in " + bin.string());
+}
+
+// bzip2 of `text` (the HellaSwag data is read as a .bz2 file).
+std::string bzip2(std::string text) {
+  std::string out(text.size() + text.size() / 100 + 600, '\0');
+  auto out_size = static_cast<unsigned int>(out.size());
+  if (BZ2_bzBuffToBuffCompress(out.data(), &out_size, text.data(), static_cast<unsigned int>(text.size()), 9, 0, 0) !=
+      BZ_OK)
+    throw std::runtime_error("bzip2 compression failed");
+  out.resize(out_size);
+  return out;
 }
 
 }  // namespace
@@ -94,6 +107,24 @@ int main(int argc, char** argv) {
         "question,choice0,choice1,choice2,choice3,answer\n"
         "\"Find all c in Z_3, \"\"quoted\"\"\",0,1,\"2\nnewline\",3,1\r\n"
         "plain,a,b,c,d,0");
+
+  // Evaluation data, one seed per format (first byte: the format, see fuzz_eval_data.cpp).
+  const std::string hellaswag =
+      "Removing ice from car: Then, the man writes over the snow covering the window of a car [title] a\n3\n"
+      ", the man adds wax to the windshield.\n, a person board a ski lift.\n, the man puts on a christmas coat.\n"
+      ", the man continues removing the snow on his car.\n";
+  const std::vector<std::string> eval_seeds = {
+      std::string(1, '\0') +
+          R"({"query": "Question: Which is a gas?\n", "choices": ["ice", "steam", "ice", "rock"], "gold": 1})" + "\n",
+      std::string(1, '\1') +
+          R"({"context_options": ["Sarah was better than Maria so Sarah", "Sarah was better than Maria so Maria"], )"
+          R"("continuation": "got the easier cases.", "gold": 1})" + "\n",
+      std::string(1, '\2') + R"({"goal": "Open a jar", "sol1": "twist the lid ", "sol2": "hit it"})" + "\n\x1e" + "0\n",
+      std::string(1, '\3') + hellaswag,
+      std::string(1, '\4') + bzip2(hellaswag),
+      std::string(1, '\5') + "\"What is 2+2, \"\"exactly\"\"?\",1,2,3,4,3\n\x1e" + "dev question,a,b,c,d,0\nq2,a,b,c,d,1\n"};
+  for (std::size_t i = 0; i < eval_seeds.size(); ++i)
+    write(out / "eval_data" / ("format" + std::to_string(i)), eval_seeds[i]);
 
   // Request bodies of every endpoint.
   const std::vector<std::string> bodies = {

@@ -23,9 +23,17 @@ struct GenerationOptions {
 // A missing file gives the HF defaults; malformed JSON throws supra::Error naming the file.
 GenerationOptions load_generation_defaults(const std::filesystem::path& folder);
 
+// A prompt cache: the state of a model after consuming `tokens`. A fixed-size state makes this
+// cheap to keep, to store on disk and to reuse for any prompt that starts with those tokens.
+struct PromptCache {
+  State state;
+  std::vector<TokenId> tokens;
+};
+
 struct GenerationResult {
   std::vector<TokenId> tokens;  // the new tokens, including a final stop id if one was produced
   bool stopped_at_eos = false;
+  std::size_t cached_prompt_tokens = 0;  // prompt tokens taken from the prompt cache, not recomputed
   double prefill_seconds = 0;
   double decode_seconds = 0;
 };
@@ -35,7 +43,12 @@ struct GenerationResult {
 //   Parallel:  the whole sequence re-run in parallel mode for every new token (HF use_cache=False).
 //   Hybrid:    parallel prefill of the prompt, then recurrent decoding (the fast path).
 // `on_token` is called for each new token as soon as it is chosen.
+// With a `cache` (recurrent and hybrid modes): when cache->tokens is a proper prefix of the
+// prompt, generation starts from cache->state and reads only the rest of the prompt; either
+// way, after the prompt *cache holds the state before the prompt's last token (so that the
+// same prompt again reuses all but one token). Parallel mode re-reads every token by
+// definition and leaves the cache alone.
 GenerationResult generate(const Model& model, const std::vector<TokenId>& prompt, const GenerationOptions& options,
-                          const std::function<void(TokenId)>& on_token = {});
+                          const std::function<void(TokenId)>& on_token = {}, PromptCache* cache = nullptr);
 
 }  // namespace supra

@@ -52,7 +52,7 @@ GenerationOptions load_generation_defaults(const std::filesystem::path& folder) 
 }
 
 GenerationResult generate(const Model& model, const std::vector<TokenId>& prompt, const GenerationOptions& options,
-                          const std::function<void(TokenId)>& on_token) {
+                          const std::function<void(TokenId)>& on_token, PromptCache* cache) {
   if (prompt.empty()) throw Error("generate: the prompt must hold at least one token (BOS)");
   if (options.max_new_tokens < 0) throw Error("--max-new-tokens must not be negative");
   options.sampling.validate();
@@ -61,9 +61,21 @@ GenerationResult generate(const Model& model, const std::vector<TokenId>& prompt
   std::vector<TokenId> sequence = prompt;
 
   auto start = Clock::now();
-  State state = model.new_state();
+  const bool use_cache = cache != nullptr && options.mode != Mode::Parallel;
+  const bool hit = use_cache && cache->tokens.size() < prompt.size() &&
+                   std::equal(cache->tokens.begin(), cache->tokens.end(), prompt.begin());
+  State state = hit ? cache->state : model.new_state();
+  result.cached_prompt_tokens = hit ? cache->tokens.size() : 0;
   const Mode prefill = options.mode == Mode::Hybrid ? Mode::Parallel : options.mode;
-  std::vector<float> logits = model.forward(prompt, state, prefill);
+  const std::span<const TokenId> rest = std::span(prompt).subspan(result.cached_prompt_tokens);
+  if (use_cache) {
+    // The cache keeps the state before the prompt's last token, so that the same prompt
+    // again has one token to read and logits to start from.
+    const std::size_t body = rest.size() - 1;
+    if (body > 0) model.forward(rest.first(body), state, prefill, LogitsWanted::None);
+    *cache = PromptCache{state, std::vector<TokenId>(prompt.begin(), prompt.end() - 1)};
+  }
+  std::vector<float> logits = model.forward(use_cache ? rest.last(1) : rest, state, prefill);
   result.prefill_seconds = seconds_since(start);
 
   start = Clock::now();

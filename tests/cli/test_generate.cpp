@@ -104,4 +104,42 @@ TEST(CliGenerate, GreedyIgnoresTopKAndTopPWithANote) {
 }
 
 }  // namespace
+// --prompt-cache: the second run reuses the first prompt's state, the output is unchanged.
+TEST(CliGenerate, PromptCacheReusesTheStateAndKeepsTheOutput) {
+  TempDir dir;
+  const fs::path cache = dir.path() / "prompt.state";
+  const std::string args = "generate -p 'Once upon a time, there was a little girl' -n 16 --temperature 0";
+  const CliResult plain = run_cli(args);
+  ASSERT_EQ(plain.exit_code, 0) << describe(plain);
+  const CliResult first = run_cli(args + " --prompt-cache " + q(cache));
+  ASSERT_EQ(first.exit_code, 0) << describe(first);
+  EXPECT_NE(first.err.find("0 of 13 prompt tokens reused"), std::string::npos) << first.err;
+  const CliResult second = run_cli(args + " --prompt-cache " + q(cache));
+  ASSERT_EQ(second.exit_code, 0) << describe(second);
+  EXPECT_NE(second.err.find("12 of 13 prompt tokens reused"), std::string::npos) << second.err;
+  EXPECT_EQ(first.out, plain.out);
+  EXPECT_EQ(second.out, plain.out);
+}
+
+TEST(CliGenerate, PromptCacheOfAnotherModelOrCorruptIsAnError) {
+  TempDir dir;
+  const fs::path cache = dir.path() / "prompt.state";
+  ASSERT_EQ(run_cli("generate -p 'Once' -n 1 --prompt-cache " + q(cache)).exit_code, 0);
+  const std::string saved = read_file(cache);
+  // Another architecture with the same tokenizer (and vocabulary size).
+  const fs::path other_model = dir.path() / "other";
+  fs::create_directory(other_model);
+  for (const auto& e : fs::directory_iterator(golden("supra_gqa"))) fs::copy(e.path(), other_model / e.path().filename());
+  fs::copy(stories() / "tokenizer.model", other_model / "tokenizer.model");
+  const CliResult other = run_cli("generate -m " + q(other_model) + " -p 'Once' -n 1 --prompt-cache " + q(cache));
+  EXPECT_EQ(other.exit_code, 1) << describe(other);
+  EXPECT_NE(other.err.find("error: --prompt-cache " + cache.string()), std::string::npos) << other.err;
+  write_file(cache, saved.substr(0, saved.size() / 2));
+  const CliResult cut = run_cli("generate -p 'Once' -n 1 --prompt-cache " + q(cache));
+  EXPECT_EQ(cut.exit_code, 1) << describe(cut);
+  EXPECT_EQ(read_file(cache), saved.substr(0, saved.size() / 2));  // a bad cache is reported, not overwritten
+  const CliResult parallel = run_cli("generate -p 'Once' -n 1 --mode parallel --prompt-cache " + q(cache));
+  EXPECT_EQ(parallel.exit_code, 1) << describe(parallel);
+}
+
 }  // namespace supra::test::cli

@@ -92,6 +92,37 @@ TEST(Generation, SeededSamplingIsReproducible) {
   EXPECT_NE(generate(model, {1, 403}, o).tokens, a.tokens);
 }
 
+// A prompt cache changes how much of the prompt is read, never what is generated.
+TEST(Generation, PromptCacheReusesThePrefixWithoutChangingTheOutput) {
+  const Model model = Model::load(stories());
+  const std::vector<TokenId> prompt = {1, 403, 407, 261, 378, 389, 300, 261};
+  std::vector<TokenId> longer = prompt;
+  longer.insert(longer.end(), {378, 389});
+  for (Mode mode : {Mode::Recurrent, Mode::Hybrid}) {
+    SCOPED_TRACE(std::string(mode_name(mode)));
+    const auto plain = generate(model, longer, greedy(12, mode)).tokens;
+    PromptCache cache{model.new_state(), {}};
+    const auto first = generate(model, prompt, greedy(12, mode), {}, &cache);
+    EXPECT_EQ(first.cached_prompt_tokens, 0u);
+    EXPECT_EQ(cache.tokens, std::vector<TokenId>(prompt.begin(), prompt.end() - 1));
+    EXPECT_EQ(cache.state.position, static_cast<std::int64_t>(prompt.size()) - 1);
+    const auto again = generate(model, prompt, greedy(12, mode), {}, &cache);
+    EXPECT_EQ(again.cached_prompt_tokens, prompt.size() - 1);
+    EXPECT_EQ(again.tokens, first.tokens);
+    const auto extended = generate(model, longer, greedy(12, mode), {}, &cache);
+    EXPECT_EQ(extended.cached_prompt_tokens, prompt.size() - 1);
+    EXPECT_EQ(extended.tokens, plain);
+    // A cache of another prompt is not a prefix: read everything again.
+    const std::vector<TokenId> other = {1, 500, 501};
+    const auto miss = generate(model, other, greedy(4, mode), {}, &cache);
+    EXPECT_EQ(miss.cached_prompt_tokens, 0u);
+    EXPECT_EQ(cache.tokens, std::vector<TokenId>({1, 500}));
+  }
+  PromptCache untouched{model.new_state(), {}};
+  EXPECT_EQ(generate(model, prompt, greedy(2, Mode::Parallel), {}, &untouched).cached_prompt_tokens, 0u);
+  EXPECT_TRUE(untouched.tokens.empty());
+}
+
 TEST(Generation, RejectsBadArguments) {
   const Model model = Model::load(stories());
   EXPECT_THROW(generate(model, {}, greedy(5, Mode::Hybrid)), Error);

@@ -42,12 +42,12 @@ static std::string slurp_and_remove(const fs::path& p) {
   return s;
 }
 
-CliResult run_cli(const std::string& args) {
+CliResult run_cli(const std::string& args, const std::string& shell_prefix) {
   static std::atomic<int> counter{0};
   fs::path base = fs::temp_directory_path() /
                   ("supra_cli_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
   fs::path out = base.string() + ".out", err = base.string() + ".err";
-  std::string cmd = std::string("'") + SUPRA_CLI + "' " + args + " </dev/null >'" + out.string() +
+  std::string cmd = shell_prefix + "'" + SUPRA_CLI + "' " + args + " </dev/null >'" + out.string() +
                     "' 2>'" + err.string() + "'";
   int status = std::system(cmd.c_str());
   CliResult r;

@@ -23,13 +23,14 @@ struct Diff {
 Diff compare(std::span<const float> got, std::span<const float> ref);
 
 // Runs the built `supra` command with `args` (a shell-quoted string); captures stdout and
-// stderr separately. Returns the exit code.
+// stderr separately. Returns the exit code. `shell_prefix` runs first in the same shell
+// (e.g. "ulimit -f 16; " or a command wrapper such as "setpriv ... ").
 struct CliResult {
   int exit_code = -1;
   std::string out;
   std::string err;
 };
-CliResult run_cli(const std::string& args);
+CliResult run_cli(const std::string& args, const std::string& shell_prefix = "");
 
 // A fresh empty directory under the system temp dir, removed by the destructor.
 class TempDir {

@@ -4,6 +4,9 @@
 #include <optional>
 
 #include "commands.h"
+#include "io/atomic_file.h"
+#include "io/mapped_file.h"
+#include "serve/state_format.h"
 #include "supra/error.h"
 #include "supra/generate.h"
 #include "supra/model.h"
@@ -20,6 +23,34 @@ struct GenerateFlags {
   std::optional<int> top_k;
   std::uint64_t seed = 0;
   std::string mode = "hybrid";
+  std::string prompt_cache;
+};
+
+// --prompt-cache FILE: the state after the previous prompt, in the state export format
+// (docs/STATE_FORMAT.md), checked against this model like an HTTP import.
+struct PromptCacheFile {
+  std::filesystem::path path;
+  std::uint64_t fingerprint;
+  serve::StateShape shape;
+  int vocab_size;
+
+  PromptCache load(const Model& model) const {
+    if (!std::filesystem::exists(path)) return PromptCache{model.new_state(), {}};
+    const MappedFile file(path);
+    const auto bytes = file.bytes();
+    try {
+      serve::StoredState s = serve::import_state(
+          std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), fingerprint, shape, vocab_size);
+      return PromptCache{std::move(s.state), std::move(s.tokens)};
+    } catch (const std::exception& e) {
+      throw Error("--prompt-cache " + path.string() + ": " + e.what());
+    }
+  }
+
+  void save(const PromptCache& cache) const {
+    const std::string bytes = serve::export_state(serve::StoredState{cache.state, cache.tokens}, fingerprint, shape);
+    write_file_atomically(path, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
+  }
 };
 
 void write(const std::string& text) {
@@ -51,13 +82,34 @@ void run(const GenerateFlags& f) {
 
   std::vector<TokenId> prompt = tokenizer.encode(f.prompt, true);
   if (prompt.empty()) prompt = {tokenizer.bos_id()};  // a model without add_bos still needs a start
+  std::optional<PromptCacheFile> cache_file;
+  std::optional<PromptCache> cache;
+  if (!f.prompt_cache.empty()) {
+    if (*mode == Mode::Parallel) throw Error("--prompt-cache needs --mode recurrent or hybrid");
+    cache_file = PromptCacheFile{f.prompt_cache, serve::model_fingerprint(model.config()),
+                                 serve::measure_state_shape(model), tokenizer.vocab_size()};
+    cache = cache_file->load(model);
+  }
+
   TextStreamer streamer(tokenizer);
   for (TokenId id : prompt) write(streamer.push(id));
-  const GenerationResult r = generate(model, prompt, options, [&](TokenId id) {
-    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), id) == options.stop_ids.end())
-      write(streamer.push(id));
-  });
+  bool saved = false;
+  const GenerationResult r = generate(
+      model, prompt, options,
+      [&](TokenId id) {
+        if (cache_file && !saved) {  // the prompt's state, written before decoding goes on
+          cache_file->save(*cache);
+          saved = true;
+        }
+        if (std::find(options.stop_ids.begin(), options.stop_ids.end(), id) == options.stop_ids.end())
+          write(streamer.push(id));
+      },
+      cache ? &*cache : nullptr);
+  if (cache_file && !saved) cache_file->save(*cache);
   write(streamer.flush() + "\n");
+  if (cache_file)
+    std::fprintf(stderr, "[prompt cache %s: %zu of %zu prompt tokens reused]\n", cache_file->path.c_str(),
+                 r.cached_prompt_tokens, prompt.size());
 
   const std::size_t n = r.tokens.size();
   std::fprintf(stderr, "[%zu prompt tokens in %.3f s, %zu new tokens in %.3f s (%.1f tok/s)%s]\n", prompt.size(),
@@ -86,6 +138,9 @@ void add_generate(CLI::App& app) {
       });
   cmd->add_option("--mode", flags->mode,
                   "recurrent | parallel | hybrid (parallel prefill then recurrent decoding; default)");
+  cmd->add_option("--prompt-cache", flags->prompt_cache,
+                  "state file: reuse the state of a previous prompt that starts this one, and save this prompt's "
+                  "state (created when missing)");
   cmd->callback([flags] { run(*flags); });
 }
 

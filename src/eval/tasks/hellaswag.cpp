@@ -57,9 +57,12 @@ std::string clean(std::string_view line) {
 }  // namespace
 
 std::vector<Document> load_hellaswag(const std::filesystem::path& data_dir) {
-  const std::string source = "hellaswag/hellaswag_val_full.txt.bz2";
-  const std::filesystem::path path = data_dir / source;
-  std::string text = read_bz2_file(path);
+  const std::filesystem::path path = data_dir / kHellaswagSource;
+  return parse_hellaswag(read_bz2_file(path), path);
+}
+
+std::vector<Document> parse_hellaswag(std::string_view text, const std::filesystem::path& path) {
+  const std::string source = kHellaswagSource;
   std::vector<std::string_view> lines = split_lines(text);
   if (lines.size() % kLinesPerItem != 0) {
     std::size_t first = lines.size() - lines.size() % kLinesPerItem;

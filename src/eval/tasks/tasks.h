@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "supra/eval.h"
@@ -22,8 +23,11 @@ std::vector<Document> load_arc(const std::filesystem::path& data_dir, const std:
 std::vector<Document> load_piqa(const std::filesystem::path& data_dir);
 // llm-foundry/winogrande.jsonl.
 std::vector<Document> load_winogrande(const std::filesystem::path& data_dir);
+inline constexpr const char* kHellaswagSource = "hellaswag/hellaswag_val_full.txt.bz2";
 // hellaswag/hellaswag_val_full.txt.bz2.
 std::vector<Document> load_hellaswag(const std::filesystem::path& data_dir);
+// The decompressed text of that file; `path` names it in error messages.
+std::vector<Document> parse_hellaswag(std::string_view text, const std::filesystem::path& path);
 
 // The subjects with a file in mmlu/test, alphabetical.
 std::vector<std::string> mmlu_subjects(const std::filesystem::path& data_dir);
