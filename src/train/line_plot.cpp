@@ -138,12 +138,10 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
   if (!(hi > lo) || target < 1) return ticks;
   const double raw = (hi - lo) / target;
   const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  // The candidate whose tick count is closest to the target.
   double step = mag;
-  for (double m : {1.0, 2.0, 5.0, 10.0})
-    if (m * mag >= raw) {
-      step = m * mag;
-      break;
-    }
+  for (double m : {2.0, 5.0, 10.0})
+    if (std::fabs((hi - lo) / (m * mag) - target) < std::fabs((hi - lo) / step - target)) step = m * mag;
   for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step)
     ticks.push_back(std::fabs(t) < step * 1e-9 ? 0.0 : t);
   return ticks;

@@ -52,8 +52,8 @@ TEST(Linearize, HfLlamaTensorsAreCopiedUnderOpenLmNames) {
     EXPECT_EQ(p.at(ol + "attention._totrain_embed_kv.weight").shape, (std::vector<std::int64_t>{32, 32}));
     EXPECT_EQ(p.at(ol + "attention._totrain_embed_kv.bias").shape, (std::vector<std::int64_t>{32}));
   }
-  // Nothing else: 3 global tensors + 11 per layer.
-  EXPECT_EQ(p.all().size(), 3u + 11u * static_cast<std::size_t>(teacher.n_layers));
+  // Nothing else: 3 global tensors + 10 per layer.
+  EXPECT_EQ(p.all().size(), 3u + 10u * static_cast<std::size_t>(teacher.n_layers));
 }
 
 // nn.Linear's default init: U(−1/√fan_in, 1/√fan_in) for weight and bias.

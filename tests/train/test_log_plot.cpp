@@ -34,7 +34,9 @@ TEST(TrainLog, RowsRoundTripExactly) {
 
 TEST(LinePlot, NiceTicks) {
   EXPECT_EQ(nice_ticks(0, 100, 5), (std::vector<double>{0, 20, 40, 60, 80, 100}));
-  EXPECT_EQ(nice_ticks(2.05, 2.95, 4), (std::vector<double>{2.2, 2.4, 2.6, 2.8}));
+  const std::vector<double> fine = nice_ticks(2.05, 2.95, 4), expected{2.2, 2.4, 2.6, 2.8};
+  ASSERT_EQ(fine.size(), expected.size());
+  for (std::size_t i = 0; i < fine.size(); ++i) EXPECT_NEAR(fine[i], expected[i], 1e-12);
   const std::vector<double> t = nice_ticks(-1, 1, 4);
   EXPECT_EQ(t.front(), -1);
   EXPECT_EQ(t[2], 0.0);  // exactly zero, not -1e-17

@@ -53,9 +53,11 @@ void add_train(CLI::App& app) {
   auto f = std::make_shared<TrainFlags>();
   train::TrainOptions& o = f->o;
   CLI::App* cmd = app.add_subcommand("train", "up-train a model on token shards (run under mpirun for data parallelism)");
+  // A flag given twice takes its last value (a script can append overrides); shard lists collect all.
+  cmd->option_defaults()->take_last();
   add_model_option(*cmd, f->model);
-  cmd->add_option("--data", f->data, "training token shards (from tokenize-data)")->required();
-  cmd->add_option("--val-data", f->val_data, "held-out token shards for the validation loss");
+  cmd->add_option("--data", f->data, "training token shards (from tokenize-data)")->required()->take_all();
+  cmd->add_option("--val-data", f->val_data, "held-out token shards for the validation loss")->take_all();
   cmd->add_option("--val-fraction", o.val_fraction, "hold out this fraction of the training sequences instead");
   cmd->add_option("--out", f->out, "run folder: train_log.csv, loss.png, checkpoints/, model/")->required();
   cmd->add_option("--seq-len", o.seq_len, "tokens per sequence (chunks of seq-len + 1)")->capture_default_str();
