@@ -229,3 +229,34 @@ TEST_F(TrainRun, BadFlagsAndInputsAreErrors) {
 
 }  // namespace
 }  // namespace supra::test::train_tests
+
+namespace supra::test::train_tests {
+namespace {
+
+// The whole path of spec §8 on the shipped teacher: linearize, tokenize text, up-train, then
+// generate with the result.
+TEST(TrainPipeline, LinearizeTokenizeTrainGenerate) {
+  ASSERT_TRUE(kPassiveOpenMp);
+  TempDir tmp;
+  const CliResult lin = run_cli("linearize -m " + q(stories()) + " -o " + q(tmp.path() / "supra") + " --seed 1");
+  ASSERT_EQ(lin.exit_code, 0) << describe(lin);
+  const CliResult tok = run_cli("tokenize-data -m " + q(tmp.path() / "supra") + " --out " + q(tmp.path() / "story.bin") +
+                                " " + q(data_dir() / "stories260K" / "greedy_t0_n256.txt"));
+  ASSERT_EQ(tok.exit_code, 0) << describe(tok);
+  const CliResult tr = run_cli("train -m " + q(tmp.path() / "supra") + " --data " + q(tmp.path() / "story.bin") +
+                               " --out " + q(tmp.path() / "run") +
+                               " --seq-len 16 --batch-size 4 --steps 6 --lr 1e-3 --val-fraction 0.2 --threads 1");
+  ASSERT_EQ(tr.exit_code, 0) << describe(tr);
+  const std::vector<StepRecord> log =
+      supra::train::parse_csv(read_file(tmp.path() / "run" / "train_log.csv"), "train_log.csv");
+  ASSERT_EQ(log.size(), 6u);
+  EXPECT_TRUE(log.back().val_loss.has_value());
+  for (const StepRecord& s : log) EXPECT_TRUE(std::isfinite(s.loss) && s.loss > 0) << s.step;
+  EXPECT_TRUE(fs::is_regular_file(tmp.path() / "run" / "model" / "tokenizer.model"));
+  const CliResult gen = run_cli("generate -m " + q(tmp.path() / "run" / "model") + " -p 'Once upon' -n 8 --temperature 0");
+  ASSERT_EQ(gen.exit_code, 0) << describe(gen);
+  EXPECT_EQ(gen.out.rfind("Once upon", 0), 0u) << gen.out;
+}
+
+}  // namespace
+}  // namespace supra::test::train_tests
