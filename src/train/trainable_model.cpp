@@ -227,9 +227,9 @@ void Runner::softmax_attention(LayerActs& a, const Layout::Layer& w, std::int64_
 #pragma omp parallel for schedule(dynamic)
   for (std::int64_t bh = 0; bh < B * H; ++bh) {
     const std::int64_t b = bh / H, h = bh % H, kv = h / r, row = b * T;
-    kernels::softmax_attention(&a.o[row * H * dv + h * dv], H * dv, &a.q[row * H * d + h * d], H * d,
-                               &a.k[row * Hkv * d + kv * d], Hkv * d, &a.v[row * Hkv * dv + kv * dv], Hkv * dv, T,
-                               0, d, dv, scale);
+    kernels::softmax_attention_forward(&a.o[row * H * dv + h * dv], H * dv, &a.q[row * H * d + h * d], H * d,
+                                       &a.k[row * Hkv * d + kv * d], Hkv * d, &a.v[row * Hkv * dv + kv * dv],
+                                       Hkv * dv, T, d, dv, scale);
   }
   a.g = a.o;  // no GroupNorm in the teacher: out_proj reads o
 }
