@@ -387,10 +387,9 @@ LossTerms TrainableModel::forward_backward(std::span<const TokenId> tokens, std:
   std::vector<float*> g(params_.all().size());
   for (std::size_t i = 0; i < g.size(); ++i) {
     const Parameter& p = params_.all()[i];
-    Parameter* gp = const_cast<Parameter*>(grads.find(p.name));
-    if (gp == nullptr || gp->shape != p.shape)
+    if (!grads.has(p.name) || grads.at(p.name).shape != p.shape)
       throw Error("gradient set does not match the parameters at " + p.name);
-    g[i] = gp->data.data();
+    g[i] = grads.at(p.name).data.data();
   }
   Activations a;
   split_tokens(a, tokens, B, T, config_.vocab_size);
