@@ -1,5 +1,5 @@
 // Backward of the attention cores in parallel mode: chunked decayed linear attention (spec
-// §3.7) and causal softmax attention (spec §4).
+// §3.7) and causal softmax attention (spec §4), plus the training forward of the latter.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -22,6 +22,36 @@ float dot(const float* a, const float* b, std::int64_t n) {
 void axpy(float* y, float a, const float* x, std::int64_t n) {
 #pragma omp simd
   for (std::int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+// The columns of x[T, stride] (first `width` of them) as rows: [width, T]. The softmax kernels
+// work on transposed keys and values so that their loops over keys run over contiguous memory
+// (head widths are small; sequences are long).
+std::vector<float> columns(const float* x, std::int64_t stride, std::int64_t T, std::int64_t width) {
+  std::vector<float> out(static_cast<std::size_t>(width * T));
+  for (std::int64_t j = 0; j < T; ++j)
+    for (std::int64_t e = 0; e < width; ++e) out[e * T + j] = x[j * stride + e];
+  return out;
+}
+
+// p[0, n) = softmax over keys j < n of c ⟨q, k_j⟩, with kt = keys transposed [d, T].
+void causal_probabilities(float* p, const float* q, const float* kt, std::int64_t T, std::int64_t n, std::int64_t d,
+                          float scale) {
+  std::fill(p, p + n, 0.0f);
+  for (std::int64_t e = 0; e < d; ++e) axpy(p, q[e], kt + e * T, n);
+  float max_score = -INFINITY;
+  for (std::int64_t j = 0; j < n; ++j) {
+    p[j] *= scale;
+    max_score = std::max(max_score, p[j]);
+  }
+  double sum = 0.0;
+  for (std::int64_t j = 0; j < n; ++j) {
+    p[j] = std::exp(p[j] - max_score);
+    sum += p[j];
+  }
+  const float inv = float(1.0 / sum);
+#pragma omp simd
+  for (std::int64_t j = 0; j < n; ++j) p[j] *= inv;
 }
 
 }  // namespace
@@ -98,39 +128,46 @@ void linear_attention_backward(float* dq, float* dk, float* dv, const float* d_o
   }
 }
 
+void softmax_attention_forward(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride,
+                               const float* k, std::int64_t k_stride, const float* v, std::int64_t v_stride,
+                               std::int64_t T, std::int64_t d, std::int64_t dvw, float scale) {
+  const std::vector<float> kt = columns(k, k_stride, T, d), vt = columns(v, v_stride, T, dvw);
+  std::vector<float> p(static_cast<std::size_t>(T));
+  for (std::int64_t t = 0; t < T; ++t) {
+    causal_probabilities(p.data(), q + t * q_stride, kt.data(), T, t + 1, d, scale);
+    float* ot = o + t * o_stride;
+    for (std::int64_t f = 0; f < dvw; ++f) ot[f] = dot(p.data(), &vt[f * T], t + 1);
+  }
+}
+
 void softmax_attention_backward(float* dq, float* dk, float* dv, const float* d_o, std::int64_t o_stride,
                                 const float* q, std::int64_t q_stride, const float* k, std::int64_t k_stride,
                                 const float* v, std::int64_t v_stride, std::int64_t T, std::int64_t d,
                                 std::int64_t dvw, float scale) {
-  std::vector<float> p(static_cast<std::size_t>(T)), dp(static_cast<std::size_t>(T));
+  const std::vector<float> kt = columns(k, k_stride, T, d), vt = columns(v, v_stride, T, dvw);
+  std::vector<float> dkt(static_cast<std::size_t>(d * T), 0.0f), dvt(static_cast<std::size_t>(dvw * T), 0.0f);
+  std::vector<float> p(static_cast<std::size_t>(T)), ds(static_cast<std::size_t>(T));
   for (std::int64_t t = 0; t < T; ++t) {
+    const std::int64_t n = t + 1;
     const float* qt = q + t * q_stride;
     const float* dot_ = d_o + t * o_stride;
-    const std::int64_t n_keys = t + 1;
-    float max_score = -INFINITY;
-    for (std::int64_t j = 0; j < n_keys; ++j) {
-      p[j] = dot(qt, k + j * k_stride, d) * scale;
-      max_score = std::max(max_score, p[j]);
-    }
-    double sum = 0.0;
-    for (std::int64_t j = 0; j < n_keys; ++j) {
-      p[j] = std::exp(p[j] - max_score);
-      sum += p[j];
-    }
-    const float inv = float(1.0 / sum);
-    double pdp = 0.0;  // Σ_j P_j ⟨do_t, v_j⟩ = ⟨do_t, o_t⟩
-    for (std::int64_t j = 0; j < n_keys; ++j) {
-      p[j] *= inv;
-      dp[j] = dot(dot_, v + j * v_stride, dvw);
-      pdp += double(p[j]) * double(dp[j]);
-    }
+    causal_probabilities(p.data(), qt, kt.data(), T, n, d, scale);
+    // dP_j = ⟨do_t, v_j⟩, then dS_j = P_j (dP_j − Σ_l P_l dP_l), times c for d(q·k).
+    std::fill(ds.begin(), ds.begin() + n, 0.0f);
+    for (std::int64_t f = 0; f < dvw; ++f) axpy(ds.data(), dot_[f], &vt[f * T], n);
+    const float pdp = dot(p.data(), ds.data(), n);
+#pragma omp simd
+    for (std::int64_t j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - pdp) * scale;
     float* dqt = dq + t * q_stride;
-    for (std::int64_t j = 0; j < n_keys; ++j) {
-      const float ds = p[j] * (dp[j] - float(pdp)) * scale;  // d(score)/d(q·k) · c
-      axpy(dqt, ds, k + j * k_stride, d);
-      axpy(dk + j * k_stride, ds, qt, d);
-      axpy(dv + j * v_stride, p[j], dot_, dvw);
+    for (std::int64_t e = 0; e < d; ++e) {
+      dqt[e] += dot(ds.data(), &kt[e * T], n);
+      axpy(&dkt[e * T], qt[e], ds.data(), n);
     }
+    for (std::int64_t f = 0; f < dvw; ++f) axpy(&dvt[f * T], dot_[f], p.data(), n);
+  }
+  for (std::int64_t j = 0; j < T; ++j) {
+    for (std::int64_t e = 0; e < d; ++e) dk[j * k_stride + e] += dkt[e * T + j];
+    for (std::int64_t f = 0; f < dvw; ++f) dv[j * v_stride + f] += dvt[f * T + j];
   }
 }
 

@@ -54,6 +54,13 @@ void linear_attention_backward(float* dq, float* dk, float* dv, const float* d_o
                                const float* v, std::int64_t v_stride, std::int64_t T, std::int64_t dqk,
                                std::int64_t dvw, double log_gamma, float scale);
 
+// Causal softmax attention of one query head over its own T keys (training forward, spec §4):
+// o_t = Σ_{j≤t} softmax_j(c ⟨q_t, k_j⟩) v_j; overwrites o. The same result as
+// softmax_attention with first_pos = 0, laid out for long sequences of narrow heads.
+void softmax_attention_forward(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride,
+                               const float* k, std::int64_t k_stride, const float* v, std::int64_t v_stride,
+                               std::int64_t T, std::int64_t d, std::int64_t dvw, float scale);
+
 // Backward of causal softmax attention of one query head from an empty cache (spec §4):
 // P = softmax(c q kᵀ + causal mask), o = P v. Recomputes P; accumulates into dq, dk, dv
 // (dk/dv are the kv head's slice, so heads sharing it must run one after another).

@@ -227,9 +227,9 @@ void Runner::softmax_attention(LayerActs& a, const Layout::Layer& w, std::int64_
 #pragma omp parallel for schedule(dynamic)
   for (std::int64_t bh = 0; bh < B * H; ++bh) {
     const std::int64_t b = bh / H, h = bh % H, kv = h / r, row = b * T;
-    kernels::softmax_attention(&a.o[row * H * dv + h * dv], H * dv, &a.q[row * H * d + h * d], H * d,
-                               &a.k[row * Hkv * d + kv * d], Hkv * d, &a.v[row * Hkv * dv + kv * dv], Hkv * dv, T,
-                               0, d, dv, scale);
+    kernels::softmax_attention_forward(&a.o[row * H * dv + h * dv], H * dv, &a.q[row * H * d + h * d], H * d,
+                                       &a.k[row * Hkv * d + kv * d], Hkv * d, &a.v[row * Hkv * dv + kv * dv],
+                                       Hkv * dv, T, d, dv, scale);
   }
   a.g = a.o;  // no GroupNorm in the teacher: out_proj reads o
 }
@@ -387,10 +387,9 @@ LossTerms TrainableModel::forward_backward(std::span<const TokenId> tokens, std:
   std::vector<float*> g(params_.all().size());
   for (std::size_t i = 0; i < g.size(); ++i) {
     const Parameter& p = params_.all()[i];
-    Parameter* gp = const_cast<Parameter*>(grads.find(p.name));
-    if (gp == nullptr || gp->shape != p.shape)
+    if (!grads.has(p.name) || grads.at(p.name).shape != p.shape)
       throw Error("gradient set does not match the parameters at " + p.name);
-    g[i] = gp->data.data();
+    g[i] = grads.at(p.name).data.data();
   }
   Activations a;
   split_tokens(a, tokens, B, T, config_.vocab_size);
