@@ -192,6 +192,25 @@ TEST_F(TrainRun, TwoMpiRanksEqualOneProcess) {
 #endif
 }
 
+TEST_F(TrainRun, AnErrorUnderMpiEndsTheWholeJob) {
+#ifndef SUPRA_MPIEXEC
+  GTEST_SKIP() << "built without MPI";
+#else
+  const std::string cmd = std::string("ASAN_OPTIONS=detect_leaks=0 timeout 120 '") + SUPRA_MPIEXEC +
+                          "' -np 2 --oversubscribe --allow-run-as-root '" + SUPRA_CLI + "' " +
+                          args(tmp_.path() / "bad", "--batch-size 6 --grad-accum 2") + " >" +
+                          q(tmp_.path() / "mpi.log") + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  const std::string log = read_file(tmp_.path() / "mpi.log");
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_NE(WEXITSTATUS(status), 0) << log;
+  EXPECT_NE(WEXITSTATUS(status), 124) << "the job hung\n" << log;
+  EXPECT_NE(log.find("error: rank 0: --batch-size 6 must be a multiple of ranks × --grad-accum (2 × 2)"),
+            std::string::npos)
+      << log;
+#endif
+}
+
 TEST_F(TrainRun, ResumeNeedsACheckpointAndTheSameSettings) {
   expect_cli_error(run_cli(args(tmp_.path() / "none", "--resume")), "no checkpoint");
   ASSERT_EQ(run_cli(args(tmp_.path() / "a", "--steps 4 --warmup 1 --eval-every 0")).exit_code, 0);
