@@ -180,3 +180,20 @@ TEST(Linearize, CommandLine) {
 
 }  // namespace
 }  // namespace supra::test::train_tests
+
+namespace supra::test::train_tests {
+namespace {
+
+// The shared asset copy of the teacher (CI has ../shared): the same model as the repository's.
+TEST(Linearize, SharedStoriesTeacherGivesTheSameModel) {
+  const auto shared = shared_dir();
+  if (!shared || !fs::exists(*shared / "assets" / "models" / "stories260K-hf")) GTEST_SKIP() << "no ../shared assets";
+  TempDir tmp;
+  linearize_folder(*shared / "assets" / "models" / "stories260K-hf", tmp.path() / "a", 9);
+  linearize_folder(stories(), tmp.path() / "b", 9);
+  EXPECT_EQ(read_file(tmp.path() / "a" / "model.safetensors"), read_file(tmp.path() / "b" / "model.safetensors"));
+  EXPECT_EQ(read_file(tmp.path() / "a" / "config.json"), read_file(tmp.path() / "b" / "config.json"));
+}
+
+}  // namespace
+}  // namespace supra::test::train_tests
