@@ -4,10 +4,13 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
+#include <vector>
 
 #include "supra/config.h"
 #include "supra/state.h"
+#include "supra/tokenizer.h"  // TokenId
 #include "train/parameters.h"
 
 namespace supra::train {
@@ -26,6 +29,9 @@ enum class ComputePrecision { F32, BF16 };
 class TrainableModel {
  public:
   // Validates names and shapes against the config (same rules and messages as inference).
+  // Buffers inference ignores (rotary_emb.inv_freq, ...) are dropped. With tied embeddings a
+  // stored output matrix equal to the embedding is dropped too, so the two stay one tensor
+  // while training; a differing one stays a separate parameter, as inference binds it.
   TrainableModel(ModelConfig config, ParameterSet params);
   // Loads config.json and the weights of a folder (any stored float dtype → float32).
   static TrainableModel load(const std::filesystem::path& folder);
@@ -44,9 +50,16 @@ class TrainableModel {
   LossTerms loss(std::span<const TokenId> tokens, std::int64_t B, std::int64_t T, double z_loss_coef,
                  ComputePrecision precision = ComputePrecision::F32) const;
 
+  // Float32 logits [B, T, V] of B rows of T input ids (parallel mode, from an empty state).
+  std::vector<float> logits(std::span<const TokenId> inputs, std::int64_t B, std::int64_t T,
+                            ComputePrecision precision = ComputePrecision::F32) const;
+
+  struct Layout;  // where each weight of the architecture lives in params_ (trainable_model.cpp)
+
  private:
   ModelConfig config_;
   ParameterSet params_;
+  std::shared_ptr<const Layout> layout_;
 };
 
 }  // namespace supra::train

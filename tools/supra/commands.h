@@ -14,6 +14,9 @@ void add_info(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_perplexity(CLI::App& app);
+void add_linearize(CLI::App& app);
+void add_tokenize_data(CLI::App& app);
+void add_train(CLI::App& app);
 
 // The model folder to use: -m when given, else the model shipped with supra.
 std::filesystem::path model_folder(const std::string& flag_value);

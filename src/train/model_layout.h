@@ -1,0 +1,45 @@
+// The name table of training: where each weight of the architecture (spec §5, §8.1) lives in
+// a ParameterSet, under the same names and rules as inference binds them (model/weights.cpp):
+// OpenLM keys with or without the HF "model." prefix, HF Llama/Mistral keys, in_proj sliced
+// into q/k/v rows and w12 into gate (first half) and up.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "train/trainable_model.h"
+
+namespace supra::train {
+
+struct TrainableModel::Layout {
+  // Rows [row0, row0 + rows) of a [*, cols] parameter: a contiguous block of its data.
+  struct Mat {
+    std::size_t param = 0;
+    std::int64_t row0 = 0, rows = 0, cols = 0;
+  };
+  struct Vec {
+    std::size_t param = 0;
+    std::int64_t n = 0;
+  };
+  struct Layer {
+    Mat wq, wk, wv, wo, gate, up, down;
+    Vec attn_norm, ffn_norm;
+    Mat feat_q, feat_k;            // SUPRA; feat_k is feat_q when H == Hkv
+    Vec feat_q_bias, feat_k_bias;  // SUPRA
+    Vec q_norm, k_norm;            // SUPRA with apply_qk_norm
+  };
+  std::size_t embed = 0;  // [V, D]
+  Mat output;             // the embedding itself when tied
+  Vec final_norm;
+  std::vector<Layer> layers;
+  std::vector<float> inv_freq;  // rotary (spec §3.5)
+  std::vector<float> slopes;    // decay λ_h per query head (spec §3.6)
+};
+
+// Binds `params` to the architecture of `config`; first drops the tensors inference ignores
+// and a tied output matrix that duplicates the embedding. Throws supra::Error for a missing,
+// mis-shaped or unexpected tensor.
+std::shared_ptr<const TrainableModel::Layout> bind_layout(const ModelConfig& config, ParameterSet& params);
+
+}  // namespace supra::train

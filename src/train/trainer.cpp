@@ -1,0 +1,310 @@
+#include "train/trainer.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <tuple>
+#include <cstdio>
+#include <string>
+
+#include "supra/error.h"
+#include "train/model_folder.h"
+#include "train/png_file.h"
+#include "train/progress_bar.h"
+#include "train/token_dataset.h"
+#include "train/train_checkpoint.h"
+#include "train/train_log.h"
+
+namespace supra::train {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string exact(double v) {
+  char s[40];
+  std::snprintf(s, sizeof s, "%.17g", v);
+  return s;
+}
+
+// What decides the trajectory of a run; a resumed run must match it exactly.
+std::map<std::string, std::string> run_settings(const TrainOptions& o, const TokenDataset& data,
+                                                const std::string& validation) {
+  return {{"seq_len", std::to_string(o.seq_len)},
+          {"batch_size", std::to_string(o.batch_size)},
+          {"steps", std::to_string(o.steps)},
+          {"lr", exact(o.lr)},
+          {"end_lr", exact(o.end_lr)},
+          {"warmup", std::to_string(o.warmup)},
+          {"beta1", exact(o.adam.beta1)},
+          {"beta2", exact(o.adam.beta2)},
+          {"eps", exact(o.adam.eps)},
+          {"weight_decay", exact(o.adam.weight_decay)},
+          {"grad_clip", exact(o.grad_clip)},
+          {"z_loss", exact(o.z_loss)},
+          {"precision", o.precision == ComputePrecision::BF16 ? "bf16" : "f32"},
+          {"seed", std::to_string(o.seed)},
+          {"train_tokens", std::to_string(data.tokens())},
+          {"validation", validation}};
+}
+
+void check_same_settings(const std::map<std::string, std::string>& saved,
+                         const std::map<std::string, std::string>& now, const fs::path& checkpoint) {
+  for (const auto& [key, value] : now) {
+    const auto it = saved.find(key);
+    const std::string before = it == saved.end() ? "(absent)" : it->second;
+    if (before != value)
+      throw Error("--resume: " + key + " is " + value + " in this run but " + before + " in " + checkpoint.string() +
+                  " (a resumed run must use the same settings and data)");
+  }
+}
+
+// Mean validation cross-entropy over the first `count` sequences of `range`, split evenly over
+// the ranks; position-weighted, so the split does not change the value.
+double validation_loss(const TrainableModel& model, const TokenDataset& data, SequenceRange range, std::uint64_t count,
+                       std::int64_t rows, ComputePrecision precision, Communicator& comm) {
+  const auto W = static_cast<std::uint64_t>(comm.size()), k = static_cast<std::uint64_t>(comm.rank());
+  const std::uint64_t lo = count * k / W, hi = count * (k + 1) / W;
+  const std::int64_t T = data.seq_len();
+  std::vector<TokenId> tokens;
+  double acc[2] = {0, 0};  // Σ ce · positions, Σ positions
+  for (std::uint64_t i = lo; i < hi; i += static_cast<std::uint64_t>(rows)) {
+    const auto b = static_cast<std::int64_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(rows), hi - i));
+    tokens.resize(static_cast<std::size_t>(b * (T + 1)));
+    for (std::int64_t r = 0; r < b; ++r)
+      data.read_sequence(range.begin + i + static_cast<std::uint64_t>(r),
+                         std::span(tokens).subspan(static_cast<std::size_t>(r * (T + 1)), static_cast<std::size_t>(T + 1)));
+    const LossTerms lt = model.loss(tokens, b, T, 0.0, precision);
+    acc[0] += lt.ce * static_cast<double>(lt.positions);
+    acc[1] += static_cast<double>(lt.positions);
+  }
+  comm.allreduce_sum(std::span<double>(acc));
+  return acc[0] / acc[1];
+}
+
+void write_loss_plot(const fs::path& path, const std::vector<StepRecord>& log) {
+  PlotSeries train{"train", {}, {31, 119, 180}, false};
+  PlotSeries val{"validation", {}, {255, 127, 14}, true};
+  for (const StepRecord& r : log) {
+    train.points.emplace_back(static_cast<double>(r.step), r.loss);
+    if (r.val_loss) val.points.emplace_back(static_cast<double>(r.step), *r.val_loss);
+  }
+  std::vector<PlotSeries> series{train};
+  if (!val.points.empty()) series.push_back(val);
+  write_png(path, render_line_plot(series, {"step", "loss"}));
+}
+
+void rewrite_log(const fs::path& path, const std::vector<StepRecord>& log) {
+  std::string csv = csv_header();
+  for (const StepRecord& r : log) csv += csv_row(r);
+  write_text_file(path, csv);
+}
+
+void export_model(const fs::path& dir, const fs::path& files_from, const ParameterSet& params) {
+  write_folder_atomically(
+      dir,
+      [&](const fs::path& tmp) {
+        copy_file_synced(files_from / "config.json", tmp / "config.json");
+        copy_tokenizer_files(files_from, tmp);
+        save_parameters(tmp / "model.safetensors", params, {{"format", "pt"}});
+      },
+      /*replace=*/true);
+}
+
+// Appends rows to the run's CSV as they come (rank 0), flushed after each.
+class LogAppender {
+ public:
+  explicit LogAppender(const fs::path& path) : file_(std::fopen(path.c_str(), "ab")) {
+    if (file_ == nullptr) throw Error("cannot append to " + path.string());
+  }
+  ~LogAppender() { std::fclose(file_); }
+  LogAppender(const LogAppender&) = delete;
+  LogAppender& operator=(const LogAppender&) = delete;
+  void add(const StepRecord& r) {
+    const std::string row = csv_row(r);
+    std::fwrite(row.data(), 1, row.size(), file_);
+    std::fflush(file_);
+  }
+
+ private:
+  std::FILE* file_;
+};
+
+}  // namespace
+
+void validate_options(const TrainOptions& o, int world_size) {
+  auto need = [](bool ok, const std::string& what) {
+    if (!ok) throw Error(what);
+  };
+  need(!o.out.empty(), "--out: a run folder is required");
+  need(o.resume || !o.model.empty(), "--model: a model folder is required (or --resume)");
+  need(!o.data.empty(), "--data: at least one token shard is required");
+  need(o.steps > 0, "--steps must be positive");
+  need(o.seq_len > 0, "--seq-len must be positive");
+  need(o.batch_size > 0, "--batch-size must be positive");
+  need(o.grad_accum > 0, "--grad-accum must be positive");
+  need(o.batch_size % (o.grad_accum * world_size) == 0,
+       "--batch-size " + std::to_string(o.batch_size) + " must be a multiple of ranks × --grad-accum (" +
+           std::to_string(world_size) + " × " + std::to_string(o.grad_accum) + ")");
+  need(o.lr > 0 && std::isfinite(o.lr), "--lr must be positive");
+  need(o.end_lr >= 0 && o.end_lr <= o.lr, "--end-lr must be in [0, --lr]");
+  need(o.warmup >= 0 && o.warmup <= o.steps, "--warmup must be in [0, --steps]");
+  need(o.adam.beta1 >= 0 && o.adam.beta1 < 1, "--beta1 must be in [0, 1)");
+  need(o.adam.beta2 >= 0 && o.adam.beta2 < 1, "--beta2 must be in [0, 1)");
+  need(o.adam.eps > 0, "--eps must be positive");
+  need(o.adam.weight_decay >= 0, "--weight-decay must not be negative");
+  need(o.grad_clip >= 0, "--grad-clip must not be negative (0 turns clipping off)");
+  need(o.z_loss >= 0, "--z-loss must not be negative");
+  need(o.val_fraction >= 0 && o.val_fraction < 1, "--val-fraction must be in [0, 1)");
+  need(o.val_data.empty() || o.val_fraction == 0, "--val-data and --val-fraction exclude each other");
+  need(o.eval_every >= 0, "--eval-every must not be negative");
+  need(o.eval_batches > 0, "--eval-batches must be positive");
+  need(o.eval_every == 0 || !o.val_data.empty() || o.val_fraction > 0,
+       "--eval-every needs validation data (--val-data or --val-fraction)");
+  need(o.checkpoint_every >= 0, "--checkpoint-every must not be negative");
+  need(o.threads >= 0, "--threads must not be negative");
+}
+
+TrainSummary train(const TrainOptions& o, Communicator& comm) {
+  validate_options(o, comm.size());
+  if (o.threads > 0) omp_set_num_threads(o.threads);
+  const bool writer = comm.rank() == 0;
+  const fs::path ckpt_dir = o.out / "checkpoints", log_path = o.out / "train_log.csv";
+
+  fs::path files_dir = o.model;  // config.json and tokenizer files of the model being trained
+  if (o.resume)
+    files_dir = latest_checkpoint(ckpt_dir);
+  else if (fs::exists(ckpt_dir) || fs::exists(log_path))
+    throw Error(o.out.string() + " already holds a training run: continue it with --resume, or choose another --out");
+  comm.barrier();  // every rank has looked before rank 0 writes anything
+
+  TrainableModel model = TrainableModel::load(files_dir);
+  ParameterSet& params = model.parameters();
+  const TokenDataset data(o.data, o.seq_len);
+  if (data.vocab_size() > model.config().vocab_size)
+    throw Error("--data: the shards use a vocabulary of " + std::to_string(data.vocab_size()) + " tokens, the model has " +
+                std::to_string(model.config().vocab_size));
+  std::optional<TokenDataset> held_out;
+  SequenceRange train_range{0, data.sequences()}, val_range;
+  std::string validation = "none";
+  if (!o.val_data.empty()) {
+    held_out.emplace(o.val_data, o.seq_len);
+    if (held_out->vocab_size() > model.config().vocab_size) throw Error("--val-data: the vocabulary is larger than the model's");
+    val_range = {0, held_out->sequences()};
+    if (val_range.count == 0) throw Error("--val-data: the shards hold less than one sequence of --seq-len + 1 tokens");
+    validation = "shards of " + std::to_string(held_out->tokens()) + " tokens";
+  } else if (o.val_fraction > 0) {
+    std::tie(train_range, val_range) = split_validation(data.sequences(), o.val_fraction);
+    validation = "last " + std::to_string(val_range.count) + " sequences";
+  }
+  if (train_range.count == 0)
+    throw Error("--data: the shards hold " + std::to_string(data.tokens()) + " tokens, less than one sequence of --seq-len + 1");
+  const TokenDataset& val_data = held_out ? *held_out : data;
+  const bool has_val = val_range.count > 0;
+
+  CheckpointState state;
+  state.data_seed = o.seed;
+  state.settings = run_settings(o, data, validation);
+  AdamW adam(params, o.adam);
+  if (o.resume) {
+    const CheckpointState saved = load_checkpoint_state(files_dir);
+    check_same_settings(saved.settings, state.settings, files_dir);
+    OptimizerState moments = load_optimizer_state(files_dir, params);
+    adam.set_state(saved.step, std::move(moments.m), std::move(moments.v));
+    state.step = saved.step;
+    state.tokens = saved.tokens;
+    state.log = saved.log;
+  }
+  // Every rank starts from rank 0's parameters (they read the same files; this makes it certain).
+  if (comm.size() > 1)
+    for (Parameter& p : params.all()) comm.broadcast(std::as_writable_bytes(std::span<float>(p.data)), 0);
+
+  std::optional<LogAppender> log_file;
+  if (writer) {
+    fs::create_directories(o.out);
+    remove_unfinished_checkpoints(ckpt_dir);
+    rewrite_log(log_path, state.log);  // drops rows a killed run wrote after its last checkpoint
+    log_file.emplace(log_path);
+  }
+
+  const std::int64_t B = o.batch_size, T = o.seq_len, A = o.grad_accum, W = comm.size();
+  const std::int64_t rows = B / (W * A);
+  const LrSchedule schedule{o.lr, o.end_lr, o.warmup, o.steps};
+  SequenceOrder order(train_range, o.seed);
+  ParameterSet grads = params.zeros_like();
+  std::vector<TokenId> tokens(static_cast<std::size_t>(rows * (T + 1)));
+  ProgressBar bar(stderr, ::isatty(2) != 0, state.step, o.steps);
+  const auto val_count = std::min<std::uint64_t>(static_cast<std::uint64_t>(o.eval_batches * B), val_range.count);
+  const std::int64_t val_rows = std::max<std::int64_t>(1, B / W);
+
+  for (std::int64_t step = state.step; step < o.steps; ++step) {
+    const auto t0 = std::chrono::steady_clock::now();
+    grads.fill_zero();
+    double terms[3] = {0, 0, 0};  // loss, ce, z_loss: sums of micro-batch means
+    for (std::int64_t a = 0; a < A; ++a) {
+      const auto first = static_cast<std::uint64_t>(step * B + (comm.rank() * A + a) * rows);
+      for (std::int64_t r = 0; r < rows; ++r)
+        data.read_sequence(order.at(first + static_cast<std::uint64_t>(r)),
+                           std::span(tokens).subspan(static_cast<std::size_t>(r * (T + 1)), static_cast<std::size_t>(T + 1)));
+      const LossTerms lt = model.forward_backward(tokens, rows, T, o.z_loss, grads, o.precision);
+      terms[0] += lt.loss, terms[1] += lt.ce, terms[2] += lt.z_loss;
+    }
+    if (W > 1)
+      for (Parameter& g : grads.all()) comm.allreduce_sum(std::span<float>(g.data));
+    comm.allreduce_sum(std::span<double>(terms));
+    // Sum of W·A equal micro-batch means → mean over the global batch.
+    const float scale = 1.0f / static_cast<float>(W * A);
+    for (Parameter& g : grads.all())
+      for (float& x : g.data) x *= scale;
+    StepRecord rec;
+    rec.step = step + 1;
+    rec.tokens = (step + 1) * B * T;
+    rec.loss = terms[0] / static_cast<double>(W * A);
+    rec.ce = terms[1] / static_cast<double>(W * A);
+    rec.z_loss = terms[2] / static_cast<double>(W * A);
+    rec.grad_norm = global_grad_norm(grads);
+    if (o.grad_clip > 0) clip_grad_norm(grads, o.grad_clip);
+    rec.lr = schedule.at(step);
+    adam.step(params, grads, rec.lr);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rec.tok_s = seconds > 0 ? static_cast<double>(B * T) / seconds : 0;
+
+    const bool last = step + 1 == o.steps;
+    if (has_val && (last || (o.eval_every > 0 && (step + 1) % o.eval_every == 0)))
+      rec.val_loss = validation_loss(model, val_data, val_range, val_count, val_rows, o.precision, comm);
+    state.log.push_back(rec);
+    if (writer) {
+      log_file->add(rec);
+      if (o.progress) bar.update(rec.step, rec.loss, rec.tok_s);
+    }
+    if (o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0) {
+      state.step = step + 1;
+      state.tokens = rec.tokens;
+      state.data_position = static_cast<std::uint64_t>((step + 1) * B);
+      state.epoch = order.epoch_of(state.data_position);
+      if (writer) {
+        files_dir = save_checkpoint(ckpt_dir, files_dir, params, adam, state);
+        write_loss_plot(o.out / "loss.png", state.log);
+      }
+      comm.barrier();
+    }
+  }
+
+  TrainSummary summary;
+  summary.steps = o.steps;
+  summary.model_dir = o.out / "model";
+  if (!state.log.empty()) {
+    summary.last_loss = state.log.back().loss;
+    summary.last_val_loss = state.log.back().val_loss;
+  }
+  if (writer) {
+    export_model(summary.model_dir, files_dir, params);
+    write_loss_plot(o.out / "loss.png", state.log);
+  }
+  comm.barrier();
+  return summary;
+}
+
+}  // namespace supra::train

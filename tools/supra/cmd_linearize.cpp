@@ -1,0 +1,35 @@
+// supra linearize: a softmax teacher folder becomes the initial SUPRA model (spec §8.1).
+#include <cstdio>
+
+#include "commands.h"
+#include "train/linearize.h"
+
+namespace supra::cli {
+namespace {
+
+struct LinearizeFlags {
+  std::string model;
+  std::string out;
+  std::uint64_t seed = 0;
+};
+
+void run(const LinearizeFlags& f) {
+  const std::filesystem::path teacher = model_folder(f.model);
+  train::linearize_folder(teacher, f.out, f.seed);
+  std::printf("wrote %s (SUPRA model from %s, seed %llu)\n", f.out.c_str(), teacher.string().c_str(),
+              static_cast<unsigned long long>(f.seed));
+}
+
+}  // namespace
+
+void add_linearize(CLI::App& app) {
+  auto flags = std::make_shared<LinearizeFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "linearize", "turn a softmax Llama/Mistral model into an initial SUPRA model (new kernel layers drawn from --seed)");
+  add_model_option(*cmd, flags->model);
+  cmd->add_option("-o,--out", flags->out, "output folder (must not exist; written atomically)")->required();
+  cmd->add_option("--seed", flags->seed, "seed of the new layers' initialisation")->capture_default_str();
+  cmd->callback([flags] { run(*flags); });
+}
+
+}  // namespace supra::cli
