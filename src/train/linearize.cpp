@@ -8,6 +8,7 @@
 #include "supra/error.h"
 #include "train/model_folder.h"
 #include "train/random.h"
+#include "train/scratch_init.h"
 
 namespace supra::train {
 namespace {
@@ -160,10 +161,12 @@ ParameterSet linearize_parameters(const ModelConfig& teacher, const Checkpoint& 
   return p;
 }
 
-void linearize_folder(const std::filesystem::path& teacher, const std::filesystem::path& out, std::uint64_t seed) {
+void linearize_folder(const std::filesystem::path& teacher, const std::filesystem::path& out, std::uint64_t seed,
+                      bool from_scratch) {
   const ModelConfig teacher_config = ModelConfig::load_folder(teacher);
   const ModelConfig config = linear_config_for(teacher_config);
-  const ParameterSet params = linearize_parameters(teacher_config, Checkpoint::open_folder(teacher), seed);
+  ParameterSet params = linearize_parameters(teacher_config, Checkpoint::open_folder(teacher), seed);
+  if (from_scratch) initialize_from_scratch(params, config, seed);
   write_folder_atomically(out, [&](const std::filesystem::path& dir) {
     write_text_file(dir / "config.json", openlm_config_json(config));
     save_parameters(dir / "model.safetensors", params, {{"format", "pt"}, {"supra_linearize_seed", std::to_string(seed)}});

@@ -1,5 +1,8 @@
 // supra perplexity: token perplexity of a text file, llama.cpp's windowed way (comparable with
-// its numbers) and streamed through one recurrent state (no context limit).
+// its numbers) and streamed through one recurrent state (no context limit); or of the packed
+// sequences of token shards, exactly as `supra train` computes its validation loss.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -9,6 +12,8 @@
 #include "commands.h"
 #include "eval/perplexity.h"
 #include "supra/error.h"
+#include "train/token_dataset.h"
+#include "train/trainable_model.h"
 
 namespace supra::cli {
 namespace {
@@ -19,6 +24,9 @@ struct PerplexityFlags {
   int context = 512;
   int chunk = 512;
   bool json = false;
+  std::vector<std::string> shards;
+  std::int64_t seq_len = 2048;
+  std::int64_t max_sequences = 0;
 };
 
 std::string read_text(const std::string& path) {
@@ -59,7 +67,46 @@ void print_json(const eval::WindowedPerplexity& windowed, const eval::StreamedPe
   std::printf("%s\n", out.dump(2).c_str());
 }
 
+// Mean cross-entropy over the first sequences of the shards' packed chunks (seq_len + 1 tokens,
+// every position scored from an empty state), the definition of the trainer's validation loss.
+void run_shards(const PerplexityFlags& f) {
+  if (f.seq_len < 1) throw Error("--seq-len must be at least 1, got " + std::to_string(f.seq_len));
+  if (f.max_sequences < 0) throw Error("--max-sequences must not be negative");
+  const train::TokenDataset data(std::vector<std::filesystem::path>(f.shards.begin(), f.shards.end()), f.seq_len);
+  const train::TrainableModel model = train::TrainableModel::load(model_folder(f.model));
+  if (data.vocab_size() > model.config().vocab_size)
+    throw Error("--shard: tokenized for a vocabulary of " + std::to_string(data.vocab_size()) +
+                " entries, the model has " + std::to_string(model.config().vocab_size));
+  std::uint64_t count = data.sequences();
+  if (f.max_sequences > 0) count = std::min<std::uint64_t>(count, static_cast<std::uint64_t>(f.max_sequences));
+  if (count == 0) throw Error("--shard: fewer tokens than one sequence of --seq-len + 1");
+  const std::int64_t T = f.seq_len, rows = 8;
+  std::vector<TokenId> tokens;
+  double ce_sum = 0, positions = 0;
+  for (std::uint64_t i = 0; i < count; i += rows) {
+    const auto b = static_cast<std::int64_t>(std::min<std::uint64_t>(rows, count - i));
+    tokens.resize(static_cast<std::size_t>(b * (T + 1)));
+    for (std::int64_t r = 0; r < b; ++r)
+      data.read_sequence(i + static_cast<std::uint64_t>(r), std::span(tokens).subspan(static_cast<std::size_t>(r * (T + 1)),
+                                                                                      static_cast<std::size_t>(T + 1)));
+    const train::LossTerms lt = model.loss(tokens, b, T, 0.0);
+    ce_sum += lt.ce * static_cast<double>(lt.positions);
+    positions += static_cast<double>(lt.positions);
+  }
+  const double ce = ce_sum / positions;
+  if (f.json) {
+    const nlohmann::json out = {{"sequences", count}, {"seq_len", T}, {"scored_tokens", positions},
+                                {"cross_entropy", ce}, {"perplexity", std::exp(ce)}};
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("%llu sequences of %lld tokens: cross-entropy %.6f, PPL = %.4f\n", static_cast<unsigned long long>(count),
+                static_cast<long long>(T), ce, std::exp(ce));
+  }
+}
+
 void run(const PerplexityFlags& f) {
+  if (f.file.empty() == f.shards.empty()) throw Error("give either -f/--file or --shard");
+  if (!f.shards.empty()) return run_shards(f);
   if (f.context < 3) throw Error("--ctx must be at least 3 tokens, got " + std::to_string(f.context));
   if (f.chunk < 1) throw Error("--chunk must be at least 1 token, got " + std::to_string(f.chunk));
   const std::string text = read_text(f.file);
@@ -82,9 +129,15 @@ void add_perplexity(CLI::App& app) {
   auto flags = std::make_shared<PerplexityFlags>();
   CLI::App* cmd = app.add_subcommand("perplexity", "token perplexity of a text file (windowed and streamed)");
   add_model_option(*cmd, flags->model);
-  cmd->add_option("-f,--file", flags->file, "text file")->required();
+  cmd->add_option("-f,--file", flags->file, "text file");
   cmd->add_option("--ctx", flags->context, "tokens per window of the llama.cpp-style value (default 512)");
   cmd->add_option("--chunk", flags->chunk, "tokens per forward call of the streamed value (default 512)");
+  cmd->add_option("--shard", flags->shards,
+                  "token shards (supra tokenize-data) instead of -f: mean cross-entropy of their packed sequences, "
+                  "as supra train's validation loss")
+      ->take_all();
+  cmd->add_option("--seq-len", flags->seq_len, "with --shard: tokens per sequence (default 2048)");
+  cmd->add_option("--max-sequences", flags->max_sequences, "with --shard: score the first N sequences (default all)");
   cmd->add_flag("--json", flags->json, "print the results as JSON");
   cmd->callback([flags] { run(*flags); });
 }
