@@ -5,6 +5,7 @@ packages=(
   g++ cmake ninja-build pkg-config                       # toolchain
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev   # tokenizer, JSON, command line
   libbz2-dev libcpp-httplib-dev                          # eval data (HellaSwag .bz2), HTTP server
+  libhwy-dev libdnnl-dev                                 # SIMD kernels (Highway), prefill GEMM (oneDNN)
   libgtest-dev curl jq                                   # tests (curl + jq drive the server)
   clang libclang-rt-14-dev libomp-14-dev                 # fuzz targets (libFuzzer)
 )
