@@ -31,10 +31,11 @@ int main(int argc, char** argv) {
   supra::cli::add_serve(app);
   supra::cli::add_eval(app);
   supra::cli::add_perplexity(app);
+  supra::cli::add_bench(app);
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
-      std::fprintf(stderr, "error: no command given (generate, logits, tokenize, info, eval, perplexity or serve); see --help\n");
+      std::fprintf(stderr, "error: no command given (generate, logits, tokenize, info, eval, perplexity, serve or bench); see --help\n");
       return 1;
     }
   } catch (const CLI::ParseError& e) {
