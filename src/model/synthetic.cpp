@@ -77,18 +77,29 @@ class Generator {
     switch (dtype_) {
       case DType::F32:
       case DType::BF16:
-      case DType::F16:
-        for (std::int64_t c = 0; c < cols; ++c) {
-          const float u = float(splitmix(s) >> 40) * 0x1p-24f;  // [0, 1)
-          const float v = (2.0f * u - 1.0f) * a;
-          if (dtype_ == DType::F32) {
-            std::memcpy(row + c * 4, &v, 4);
-          } else {
-            const std::uint16_t bits = dtype_ == DType::BF16 ? f32_to_bf16(v) : f16_bits(v);
-            std::memcpy(row + c * 2, &bits, 2);
+      case DType::F16: {
+        // Bit patterns built directly (no float conversion per element, which made a 7B model
+        // take minutes): random sign and mantissa, magnitude in [a/32, a).
+        int e = 0;
+        std::frexp(a, &e);  // a ∈ [2^(e-1), 2^e)
+        const int esize = dtype_ == DType::F32 ? 4 : 2;
+        for (std::int64_t c = 0; c < cols; c += 4) {
+          std::uint64_t r = splitmix(s);
+          for (std::int64_t k = c; k < std::min(cols, c + 4); ++k, r >>= 16) {
+            const std::uint32_t sign = r & 1, scale = (r >> 1) & 3, mant = std::uint32_t(r >> 3) & 0x1FFF;
+            const int exp2 = e - 2 - int(scale);  // value = ±1.m · 2^exp2
+            std::uint32_t bits;
+            if (dtype_ == DType::F16)
+              bits = (sign << 15) | (std::uint32_t(exp2 + 15) << 10) | (mant & 0x3FF);
+            else if (dtype_ == DType::BF16)
+              bits = (sign << 15) | (std::uint32_t(exp2 + 127) << 7) | (mant & 0x7F);
+            else
+              bits = (sign << 31) | (std::uint32_t(exp2 + 127) << 23) | (mant << 10);
+            std::memcpy(row + k * esize, &bits, static_cast<std::size_t>(esize));  // little-endian
           }
         }
         return;
+      }
       case DType::Q8_0:
       case DType::Q4_0: {
         const bool q4 = dtype_ == DType::Q4_0;

@@ -25,8 +25,9 @@ struct SyntheticModel {
   std::vector<std::unique_ptr<std::byte[]>> buffers;
 };
 
-// Weights of `config`'s shapes in `dtype` (F32, BF16, F16, Q8_0 or Q4_0), uniform in
-// ±1/√fan_in (block types: random codes with that scale), norm gains 1, biases small.
+// Weights of `config`'s shapes in `dtype` (F32, BF16, F16, Q8_0 or Q4_0): random signs and
+// mantissas with magnitudes between a/32 and a = 1/√fan_in (block types: random codes with
+// scale a/127 or a/8), norm gains 1, biases small.
 // Deterministic for a seed. Throws supra::Error for other dtypes or block types on widths that
 // are not multiples of 32.
 SyntheticModel make_synthetic(const ModelConfig& config, DType dtype, std::uint64_t seed = 1);
