@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "kernels/quant.h"
 #include "supra/error.h"
 
 namespace supra::kernels {
@@ -37,6 +38,10 @@ const float* row_as_f32(const Matrix& w, std::int64_t r, float* scratch) {
       for (std::int64_t c = 0; c < w.cols; ++c) scratch[c] = f16_to_f32(bits[c]);
       return scratch;
     }
+    case DType::Q8_0:
+    case DType::Q4_0:
+      dequantize_row(w.dtype, row, w.cols, scratch);
+      return scratch;
     default:
       throw Error("matmul: unsupported weight type " + std::string(dtype_name(w.dtype)));
   }
@@ -45,7 +50,7 @@ const float* row_as_f32(const Matrix& w, std::int64_t r, float* scratch) {
 }  // namespace
 
 void matmul(float* y, const float* x, const Matrix& w, std::int64_t T) {
-  if (w.dtype != DType::F32 && w.dtype != DType::BF16 && w.dtype != DType::F16)
+  if (w.dtype != DType::F32 && w.dtype != DType::BF16 && w.dtype != DType::F16 && !is_block_quantized(w.dtype))
     throw Error("matmul: unsupported weight type " + std::string(dtype_name(w.dtype)));
   const std::int64_t rows = w.rows, cols = w.cols;
   // Below this many multiply-adds a thread team costs more than it saves (tiny models, and
