@@ -3,8 +3,8 @@
 //
 // Float weights (F32/BF16/F16) are widened to f32 in registers and FMA'd with the f32
 // activations. Q8_0/Q4_0 weights are multiplied in integers against activations quantized to
-// int8 blocks (pmaddwd: int8 widened to int16, pairs summed into int32), one float multiply-add
-// per 32-element block with the product of the two scales. Up to 4 activation rows share each
+// int8 blocks (AVX2: pmaddubsw on 32 int8 pairs; elsewhere int8 widened to int16 and pmaddwd),
+// one float multiply-add per 32-element block with the product of the two scales. Up to 4 activation rows share each
 // weight load, so a weight byte is read from memory once per call whatever T is.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/simd.cpp"
