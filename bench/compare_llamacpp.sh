@@ -7,7 +7,9 @@
 #     THREADS  default: the number of cores
 #
 # For each dtype, supra writes a GGUF file of the teacher with random weights of that shape
-# (`supra quantize --synthetic`), llama-bench measures it (-p 512 -n 128), and `supra bench`
+# (`supra quantize --synthetic SHAPE --type DTYPE -o DIR`, writing DIR/model.gguf: the
+# synthetic input of the quantization work's `supra quantize -m`), llama-bench measures it
+# (-p 512 -n 128), and `supra bench`
 # measures both the same teacher and its SUPRA twin (the linear-attention model of the same
 # dims). One table with the ratios is printed at the end.
 #
@@ -19,7 +21,7 @@
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
-  sed -n 2,19p "$0" | sed 's/^# \{0,1\}//'
+  sed -n 2,20p "$0" | sed 's/^# \{0,1\}//'
   exit 1
 fi
 llama_build=$1
@@ -44,11 +46,10 @@ esac
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-declare -A ggml_type=([f16]=f16 [q8]=q8_0 [q4]=q4_0)
 rows=()
 for dtype in ${dtypes//,/ }; do
-  gguf=$work/$shape-$dtype.gguf
-  "$supra" quantize --synthetic "$shape" --dtype "$dtype" -o "$gguf" >&2
+  gguf=$work/$shape-$dtype/model.gguf
+  "$supra" quantize --synthetic "$shape" --type "$dtype" -o "$work/$shape-$dtype" >&2
   lj=$("$llama_bench" -m "$gguf" -p 512 -n 128 -t "$threads" -o json)
   l_pp=$(jq '[.[] | select(.n_prompt == 512) | .avg_ts] | first' <<<"$lj")
   l_tg=$(jq '[.[] | select(.n_gen == 128) | .avg_ts] | first' <<<"$lj")
