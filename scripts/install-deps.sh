@@ -6,6 +6,7 @@ packages=(
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev   # tokenizer, JSON, command line
   libbz2-dev libcpp-httplib-dev                          # eval data (HellaSwag .bz2), HTTP server
   libpng-dev openmpi-bin libopenmpi-dev                  # training: loss plot, data-parallel runs
+  libhwy-dev libdnnl-dev                                 # SIMD kernels (Highway), prefill GEMM (oneDNN)
   libgtest-dev curl jq valgrind                          # tests (curl + jq drive the server)
   clang libclang-rt-14-dev libomp-14-dev                 # fuzz targets (libFuzzer)
 )

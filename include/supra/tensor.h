@@ -45,6 +45,9 @@ struct TensorView {
 float bf16_to_f32(std::uint16_t bits);
 float f16_to_f32(std::uint16_t bits);
 std::uint16_t f32_to_bf16(float value);  // round to nearest even, like torch
+// Round to nearest even (IEEE binary16, like F16C's vcvtps2ph and GGML_FP32_TO_FP16): overflow
+// gives inf, NaN stays NaN.
+std::uint16_t f32_to_f16(float value);
 
 // Copies any floating view into float32 (throws supra::Error for non-float dtypes).
 std::vector<float> to_f32(const TensorView& view);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "io/gguf.h"
 #include "io/safetensors.h"
 #include "io/tensor_file.h"
 #include "io/torch_zip.h"
@@ -45,10 +46,20 @@ bool has_zip_magic(const fs::path& file) {
   return in && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
 }
 
+bool has_gguf_magic(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, sizeof magic);
+  return in && std::string_view(magic, 4) == "GGUF";
+}
+
+TensorFile open_gguf_file(const fs::path& file) { return open_gguf(file); }
+
 Opener opener_for(const fs::path& file) {
   const std::string ext = file.extension().string();
   if (ext == ".safetensors") return open_safetensors;
   if (ext == ".bin" || ext == ".pt" || ext == ".pth") return open_torch_zip;
+  if (ext == ".gguf" || has_gguf_magic(file)) return open_gguf_file;
   return has_zip_magic(file) ? Opener(open_torch_zip) : Opener(open_safetensors);
 }
 
@@ -118,14 +129,14 @@ Checkpoint Checkpoint::open_folder(const fs::path& folder) {
                 (fs::exists(folder, ec) ? " is not a folder" : " does not exist"));
   // In the order HF prefers them.
   for (const char* name : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                           "pytorch_model.bin.index.json"}) {
+                           "pytorch_model.bin.index.json", "model.gguf"}) {
     const fs::path path = folder / name;
     if (!fs::exists(path, ec)) continue;
     return path.extension() == ".json" ? open_sharded(path) : open_file(path);
   }
   throw Error("no weights file in " + folder.string() +
               " (looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin, "
-              "pytorch_model.bin.index.json)");
+              "pytorch_model.bin.index.json, model.gguf)");
 }
 
 bool Checkpoint::has(const std::string& name) const { return impl_->by_name.contains(name); }
@@ -142,6 +153,14 @@ std::vector<std::string> Checkpoint::names() const {
   out.reserve(impl_->by_name.size());
   for (const auto& entry : impl_->by_name) out.push_back(entry.first);
   return out;
+}
+
+std::optional<std::string> Checkpoint::metadata(const std::string& key) const {
+  for (const auto& file : impl_->files) {
+    const auto it = file->metadata().find(key);
+    if (it != file->metadata().end()) return it->second;
+  }
+  return std::nullopt;
 }
 
 std::string Checkpoint::describe() const { return impl_->description; }

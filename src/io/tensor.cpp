@@ -2,6 +2,7 @@
 #include "supra/tensor.h"
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "supra/error.h"
@@ -107,6 +108,25 @@ std::uint16_t f32_to_bf16(float value) {
   }
   const std::uint32_t rounding = 0x7FFFu + ((bits >> 16) & 1u);  // ties go to the even result
   return static_cast<std::uint16_t>((bits + rounding) >> 16);
+}
+
+std::uint16_t f32_to_f16(float value) {
+  // GGML's portable fp32_to_fp16 (from the FP16 library): the float additions do the
+  // round-to-nearest-even of the mantissa, subnormals included.
+  const float scale_to_inf = 0x1.0p+112f;
+  const float scale_to_zero = 0x1.0p-110f;
+  float base = (std::fabs(value) * scale_to_inf) * scale_to_zero;
+  const std::uint32_t w = std::bit_cast<std::uint32_t>(value);
+  const std::uint32_t shl1_w = w + w;
+  const std::uint32_t sign = w & 0x80000000u;
+  std::uint32_t bias = shl1_w & 0xFF000000u;
+  if (bias < 0x71000000u) bias = 0x71000000u;
+  base = std::bit_cast<float>((bias >> 1) + 0x07800000u) + base;
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(base);
+  const std::uint32_t exp_bits = (bits >> 13) & 0x00007C00u;
+  const std::uint32_t mantissa_bits = bits & 0x00000FFFu;
+  const std::uint32_t nonsign = exp_bits + mantissa_bits;
+  return static_cast<std::uint16_t>((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
 }
 
 namespace {

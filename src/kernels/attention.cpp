@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "kernels/simd.h"
 
 namespace supra::kernels {
 namespace {
@@ -69,17 +70,8 @@ void linear_attention_block(float* o, std::int64_t o_stride, float* S, const flo
 
 void linear_attention_step(float* o, float* S, const float* q, const float* k, const float* v,
                            std::int64_t dqk, std::int64_t dv, float gamma, float scale) {
-  for (std::int64_t f = 0; f < dv; ++f) o[f] = 0.0f;
-  for (std::int64_t e = 0; e < dqk; ++e) {
-    const float ke = scale * k[e];
-    const float qe = q[e];
-    float* Se = S + e * dv;
-    for (std::int64_t f = 0; f < dv; ++f) {
-      const float u = Se[f] + ke * v[f];
-      o[f] += qe * u;
-      Se[f] = gamma * u;
-    }
-  }
+  // One fused pass over S: U = S + c kᵀv, o += q U and S ← γ U row by row (S read and written once).
+  simd::linear_attention_step(o, S, q, k, v, dqk, dv, gamma, scale);
 }
 
 void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride,

@@ -17,6 +17,7 @@ void add_perplexity(CLI::App& app);
 void add_linearize(CLI::App& app);
 void add_tokenize_data(CLI::App& app);
 void add_train(CLI::App& app);
+void add_bench(CLI::App& app);
 
 // The model folder to use: -m when given, else the model shipped with supra.
 std::filesystem::path model_folder(const std::string& flag_value);

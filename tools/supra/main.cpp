@@ -31,13 +31,14 @@ int main(int argc, char** argv) {
   supra::cli::add_serve(app);
   supra::cli::add_eval(app);
   supra::cli::add_perplexity(app);
+  supra::cli::add_bench(app);
   supra::cli::add_linearize(app);
   supra::cli::add_tokenize_data(app);
   supra::cli::add_train(app);
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
-      std::fprintf(stderr, "error: no command given (generate, logits, tokenize, info, eval, perplexity, serve, linearize, tokenize-data or train); see --help\n");
+      std::fprintf(stderr, "error: no command given (generate, logits, tokenize, info, eval, perplexity, serve, bench, linearize, tokenize-data or train); see --help\n");
       return 1;
     }
   } catch (const CLI::ParseError& e) {

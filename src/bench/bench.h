@@ -1,0 +1,53 @@
+// `supra bench`: prefill and decode speed of one model (loaded or synthetic) at several
+// context depths, the bytes of weights each decoded token reads, and the machine's streaming
+// read bandwidth measured in the same run, so that decode speed can be read as a fraction of
+// the memory-bandwidth bound.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/weights.h"
+#include "supra/config.h"
+
+namespace supra::bench {
+
+struct Options {
+  std::int64_t prefill_tokens = 512;
+  std::vector<std::int64_t> depths = {0, 1024, 4096, 16384};
+  std::int64_t decode_tokens = 16;
+  int threads = 0;  // 0: OpenMP's default
+};
+
+struct Result {
+  std::string shape, dtype, simd_target;
+  int threads = 0;
+  std::int64_t prefill_tokens = 0, decode_tokens = 0;
+  double prefill_tok_s = 0;
+  std::vector<std::pair<std::int64_t, double>> decode_tok_s;  // depth → tokens/s
+  std::uint64_t weight_bytes_per_token = 0;
+  double read_bandwidth_gb_s = 0;
+  double decode_bandwidth_fraction = 0;  // at the first depth
+  std::uint64_t peak_rss_bytes = 0;
+  std::uint64_t state_bytes_at_max_depth = 0;
+};
+
+// Bytes of weights one decoded token reads: every layer matrix, the output matrix and one
+// embedding row.
+std::uint64_t weight_bytes_per_token(const Weights& w);
+
+// Best-of-several streaming read over a buffer far larger than the caches, on `threads`
+// threads (0: OpenMP's default), in GB/s (1e9 bytes).
+double read_bandwidth_gb_s(int threads);
+
+// Runs the measurements on a model. Decode at depth d starts from a state of position d: the
+// state of the measured prefill, extended to d (a SUPRA state has the same size at any depth,
+// only its position moves; a softmax KV cache is filled to d rows by repeating the prefill's
+// rows), so no depth needs d tokens of prefill.
+Result run(const ModelConfig& config, const Weights& weights, const Options& options);
+
+// Peak resident set size of this process so far, in bytes.
+std::uint64_t peak_rss_bytes();
+
+}  // namespace supra::bench

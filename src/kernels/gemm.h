@@ -1,0 +1,18 @@
+// Prefill GEMM through oneDNN: y[T, w.rows] = x[T, w.cols] · wᵀ for many tokens at once, where
+// a cache-blocked GEMM beats streaming dot products. Internal to supra_kernels.
+#pragma once
+#include <cstdint>
+
+#include "kernels/matrix.h"
+
+namespace supra::kernels {
+
+// From this many tokens on, matmul() hands the work to gemm() (below it, the dot-product kernels
+// are at the memory-bandwidth limit already and a GEMM would only add the weight decode).
+inline constexpr std::int64_t kGemmMinTokens = 16;
+
+// Any weight dtype: F32 weights go to oneDNN's sgemm as stored; other types are decoded into
+// float32 panels of rows first (the decode is O(rows·cols), the GEMM O(T·rows·cols)).
+void gemm(float* y, const float* x, const Matrix& w, std::int64_t T);
+
+}  // namespace supra::kernels

@@ -1,0 +1,353 @@
+// Highway kernels for matmul and the recurrent step, compiled once per x86 target (this file
+// re-includes itself through foreach_target.h) and dispatched at run time.
+//
+// Float weights (F32/BF16/F16) are widened to f32 in registers and FMA'd with the f32
+// activations. Q8_0/Q4_0 weights are multiplied in integers against activations quantized to
+// int8 blocks (AVX2: pmaddubsw on 32 int8 pairs; elsewhere int8 widened to int16 and pmaddwd),
+// one float multiply-add per 32-element block with the product of the two scales. Up to 4 activation rows share each
+// weight load, so a weight byte is read from memory once per call whatever T is.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/simd.h"
+#include "supra/error.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace supra::kernels::simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Up to this many activation rows are dotted with one weight row per pass (registers: two
+// accumulators per row plus the weights fit the 16 vector registers of AVX2).
+constexpr int kRowsPerPass = 4;
+
+float scalar_f32(float v) { return v; }
+float scalar_f32(hwy::bfloat16_t v) {
+  std::uint16_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return bf16_to_f32(bits);
+}
+float scalar_f32(hwy::float16_t v) {
+  std::uint16_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return f16_to_f32(bits);
+}
+
+template <class DF, class Elem>
+HWY_INLINE hn::Vec<DF> load_f32(DF df, const Elem* p) {
+  if constexpr (std::is_same_v<Elem, float>) {
+    return hn::LoadU(df, p);
+  } else {
+    const hn::Rebind<Elem, DF> dn;
+    return hn::PromoteTo(df, hn::LoadU(dn, p));
+  }
+}
+
+// sums[t] = ⟨w, x_t⟩ for NT activation rows x_t = x + t·ldx.
+template <int NT, class Elem>
+HWY_INLINE void float_row(const Elem* w, std::int64_t cols, const float* x, std::int64_t ldx, float* sums) {
+  const hn::ScalableTag<float> df;
+  const std::int64_t N = static_cast<std::int64_t>(hn::Lanes(df));
+  hn::Vec<decltype(df)> acc0[NT], acc1[NT];
+  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = hn::Zero(df);
+  std::int64_t c = 0;
+  for (; c + 2 * N <= cols; c += 2 * N) {
+    const auto w0 = load_f32(df, w + c), w1 = load_f32(df, w + c + N);
+    for (int t = 0; t < NT; ++t) {
+      acc0[t] = hn::MulAdd(w0, hn::LoadU(df, x + t * ldx + c), acc0[t]);
+      acc1[t] = hn::MulAdd(w1, hn::LoadU(df, x + t * ldx + c + N), acc1[t]);
+    }
+  }
+  for (; c + N <= cols; c += N) {
+    const auto w0 = load_f32(df, w + c);
+    for (int t = 0; t < NT; ++t) acc0[t] = hn::MulAdd(w0, hn::LoadU(df, x + t * ldx + c), acc0[t]);
+  }
+  for (int t = 0; t < NT; ++t) sums[t] = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0[t], acc1[t])));
+  for (; c < cols; ++c) {
+    const float wc = scalar_f32(w[c]);
+    for (int t = 0; t < NT; ++t) sums[t] += wc * x[t * ldx + c];
+  }
+}
+
+// The f16 scale of a block through the target's conversion (F16C on AVX2): the scalar
+// library conversion, called once per block and row, dominated quantized decode.
+HWY_INLINE float block_scale(const std::byte* block) {
+  const hn::CappedTag<float, 1> d1;
+  const hn::Rebind<hwy::float16_t, decltype(d1)> dh;
+  return hn::GetLane(hn::PromoteTo(d1, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(block))));
+}
+
+// Integer dot products of one weight row of Q8_0 (kQ4 false) or Q4_0 blocks with NT rows of
+// quantized activations (x_t = xq + t·nblocks).
+template <int NT, bool kQ4>
+HWY_INLINE void quant_row(const std::byte* w, std::int64_t nblocks, const QBlock* xq, float* sums) {
+  // At most 16 int16 lanes: a Q4_0 block holds 16 bytes of nibbles.
+  const hn::CappedTag<std::int16_t, 16> d16;
+  const hn::Rebind<std::int8_t, decltype(d16)> d8;
+  const hn::Rebind<std::uint8_t, decltype(d16)> du8;
+  const hn::RebindToUnsigned<decltype(d16)> du16;
+  const hn::Repartition<std::int32_t, decltype(d16)> d32;
+  const hn::Repartition<float, decltype(d32)> df;
+  const std::int64_t n16 = static_cast<std::int64_t>(hn::Lanes(d16));
+  const std::size_t block_bytes = kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
+  hn::Vec<decltype(df)> acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = hn::Zero(df);
+  for (std::int64_t b = 0; b < nblocks; ++b) {
+    const std::byte* block = w + static_cast<std::size_t>(b) * block_bytes;
+    const float dw = block_scale(block);
+    hn::Vec<decltype(d32)> s0[NT], s1[NT];
+    for (int t = 0; t < NT; ++t) s0[t] = s1[t] = hn::Zero(d32);
+    if constexpr (kQ4) {
+      const auto* nibbles = reinterpret_cast<const std::uint8_t*>(block + 2);
+      for (std::int64_t j = 0; j < kQuantBlock / 2; j += n16) {
+        const auto raw = hn::PromoteTo(du16, hn::LoadU(du8, nibbles + j));
+        const auto eight = hn::Set(d16, 8);
+        const auto lo = hn::Sub(hn::BitCast(d16, hn::And(raw, hn::Set(du16, 15))), eight);
+        const auto hi = hn::Sub(hn::BitCast(d16, hn::ShiftRight<4>(raw)), eight);
+        for (int t = 0; t < NT; ++t) {
+          const std::int8_t* xb = xq[t * nblocks + b].q;
+          s0[t] = hn::ReorderWidenMulAccumulate(d32, lo, hn::PromoteTo(d16, hn::LoadU(d8, xb + j)), s0[t], s1[t]);
+          s0[t] = hn::ReorderWidenMulAccumulate(d32, hi, hn::PromoteTo(d16, hn::LoadU(d8, xb + 16 + j)), s0[t],
+                                                s1[t]);
+        }
+      }
+    } else {
+      const auto* q = reinterpret_cast<const std::int8_t*>(block + 2);
+      for (std::int64_t j = 0; j < kQuantBlock; j += n16) {
+        const auto wv = hn::PromoteTo(d16, hn::LoadU(d8, q + j));
+        for (int t = 0; t < NT; ++t) {
+          const std::int8_t* xb = xq[t * nblocks + b].q;
+          s0[t] = hn::ReorderWidenMulAccumulate(d32, wv, hn::PromoteTo(d16, hn::LoadU(d8, xb + j)), s0[t], s1[t]);
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      const auto isum = hn::RearrangeToOddPlusEven(s0[t], s1[t]);
+      acc[t] = hn::MulAdd(hn::ConvertTo(df, isum), hn::Set(df, dw * xq[t * nblocks + b].d), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) sums[t] = hn::GetLane(hn::SumOfLanes(df, acc[t]));
+}
+
+#if HWY_TARGET == HWY_AVX2
+// AVX2 specialization of quant_row: vpmaddubsw multiplies 32 int8 pairs per instruction
+// (unsigned × signed, so |w| against x·sign(w), llama.cpp's trick) where the portable path
+// widens to int16 first (4 widening shuffles per block, the port-5 bottleneck).
+// Limits: |w| ≤ 128 and |x| ≤ 127, so a pair sum ≤ 32512 never saturates int16.
+template <int NT, bool kQ4>
+HWY_INLINE void quant_row_avx2(const std::byte* w, std::int64_t nblocks, const QBlock* xq, float* sums) {
+  const std::size_t block_bytes = kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  for (std::int64_t b = 0; b < nblocks; ++b) {
+    const std::byte* block = w + static_cast<std::size_t>(b) * block_bytes;
+    const float dw = block_scale(block);
+    __m256i wv;
+    if constexpr (kQ4) {
+      const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+      const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);  // elements 16..31 high
+      wv = _mm256_sub_epi8(_mm256_and_si256(both, _mm256_set1_epi8(15)), _mm256_set1_epi8(8));
+    } else {
+      wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
+    }
+    const __m256i aw = _mm256_sign_epi8(wv, wv);
+    for (int t = 0; t < NT; ++t) {
+      const QBlock& xb = xq[t * nblocks + b];
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q));
+      const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv));
+      const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
+      acc[t] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * xb.d), acc[t]);
+    }
+  }
+  const hn::Full256<float> df;
+  for (int t = 0; t < NT; ++t) sums[t] = hn::GetLane(hn::SumOfLanes(df, hn::Vec256<float>{acc[t]}));
+}
+#endif
+
+template <int NT>
+HWY_INLINE void row_dots(const Matrix& w, std::int64_t r, const float* x, const QBlock* xq, float* sums) {
+  const std::byte* row = w.data + static_cast<std::size_t>(r) * w.row_bytes();
+  const std::int64_t cols = w.cols;
+  switch (w.dtype) {
+    case DType::F32:
+      return float_row<NT>(reinterpret_cast<const float*>(row), cols, x, cols, sums);
+    case DType::BF16:
+      return float_row<NT>(reinterpret_cast<const hwy::bfloat16_t*>(row), cols, x, cols, sums);
+    case DType::F16:
+      return float_row<NT>(reinterpret_cast<const hwy::float16_t*>(row), cols, x, cols, sums);
+#if HWY_TARGET == HWY_AVX2
+    case DType::Q8_0:
+      return quant_row_avx2<NT, false>(row, cols / kQuantBlock, xq, sums);
+    case DType::Q4_0:
+      return quant_row_avx2<NT, true>(row, cols / kQuantBlock, xq, sums);
+#else
+    case DType::Q8_0:
+      return quant_row<NT, false>(row, cols / kQuantBlock, xq, sums);
+    case DType::Q4_0:
+      return quant_row<NT, true>(row, cols / kQuantBlock, xq, sums);
+#endif
+    default:
+      throw Error("matmul: unsupported weight type " + std::string(dtype_name(w.dtype)));
+  }
+}
+
+void DotRows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
+             std::int64_t T) {
+  const std::int64_t nblocks = w.cols / kQuantBlock;
+  float sums[kRowsPerPass];
+  for (std::int64_t r = r0; r < r1; ++r) {
+    for (std::int64_t t0 = 0; t0 < T; t0 += kRowsPerPass) {
+      const int n = static_cast<int>(std::min<std::int64_t>(kRowsPerPass, T - t0));
+      const float* xt = x ? x + t0 * w.cols : nullptr;
+      const QBlock* qt = xq ? xq + t0 * nblocks : nullptr;
+      switch (n) {
+        case 1: row_dots<1>(w, r, xt, qt, sums); break;
+        case 2: row_dots<2>(w, r, xt, qt, sums); break;
+        case 3: row_dots<3>(w, r, xt, qt, sums); break;
+        default: row_dots<4>(w, r, xt, qt, sums); break;
+      }
+      for (int t = 0; t < n; ++t) y[(t0 + t) * w.rows + r] = sums[t];
+    }
+  }
+}
+
+void QuantizeActivations(QBlock* out, const float* x, std::int64_t T, std::int64_t cols) {
+  const hn::CappedTag<float, kQuantBlock> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const std::int64_t N = static_cast<std::int64_t>(hn::Lanes(df));
+  const std::int64_t nblocks = cols / kQuantBlock;
+  for (std::int64_t t = 0; t < T; ++t)
+    for (std::int64_t b = 0; b < nblocks; ++b) {
+      const float* xb = x + t * cols + b * kQuantBlock;
+      auto amax = hn::Zero(df);
+      for (std::int64_t j = 0; j < kQuantBlock; j += N) amax = hn::Max(amax, hn::Abs(hn::LoadU(df, xb + j)));
+      const float m = hn::GetLane(hn::MaxOfLanes(df, amax));
+      QBlock& q = out[t * nblocks + b];
+      q.d = m / 127.0f;
+      const auto inv = hn::Set(df, m > 0.0f ? 127.0f / m : 0.0f);
+      for (std::int64_t j = 0; j < kQuantBlock; j += N) {
+        const auto v = hn::NearestInt(hn::Mul(hn::LoadU(df, xb + j), inv));
+        HWY_ALIGN std::int32_t lanes[kQuantBlock];
+        hn::Store(v, di, lanes);
+        for (std::int64_t i = 0; i < N; ++i) q.q[j + i] = static_cast<std::int8_t>(lanes[i]);
+      }
+    }
+}
+
+void DecodeRows(float* out, const Matrix& w, std::int64_t r0, std::int64_t r1) {
+  const hn::ScalableTag<float> df;
+  const std::int64_t N = static_cast<std::int64_t>(hn::Lanes(df)), cols = w.cols;
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const std::byte* row = w.data + static_cast<std::size_t>(r) * w.row_bytes();
+    float* o = out + (r - r0) * cols;
+    auto widen = [&](const auto* src) {
+      std::int64_t c = 0;
+      for (; c + N <= cols; c += N) hn::StoreU(load_f32(df, src + c), df, o + c);
+      for (; c < cols; ++c) o[c] = scalar_f32(src[c]);
+    };
+    switch (w.dtype) {
+      case DType::F32: widen(reinterpret_cast<const float*>(row)); break;
+      case DType::BF16: widen(reinterpret_cast<const hwy::bfloat16_t*>(row)); break;
+      case DType::F16: widen(reinterpret_cast<const hwy::float16_t*>(row)); break;
+      case DType::Q8_0:
+      case DType::Q4_0: {
+        const bool q4 = w.dtype == DType::Q4_0;
+        const std::size_t block_bytes = q4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
+        for (std::int64_t b = 0; b < cols / kQuantBlock; ++b) {
+          const std::byte* block = row + static_cast<std::size_t>(b) * block_bytes;
+          const float d = block_scale(block);
+          const auto* bytes = reinterpret_cast<const std::uint8_t*>(block + 2);
+          float* ob = o + b * kQuantBlock;
+          for (std::int64_t i = 0; i < kQuantBlock; ++i) {
+            const int v = q4 ? (i < 16 ? (bytes[i] & 15) : (bytes[i - 16] >> 4)) - 8
+                             : static_cast<std::int8_t>(bytes[i]);
+            ob[i] = d * static_cast<float>(v);
+          }
+        }
+        break;
+      }
+      default:
+        throw Error("matmul: unsupported weight type " + std::string(dtype_name(w.dtype)));
+    }
+  }
+}
+
+void LinearAttentionStep(float* o, float* S, const float* q, const float* k, const float* v, std::int64_t dqk,
+                         std::int64_t dv, float gamma, float scale) {
+  const hn::ScalableTag<float> df;
+  const std::int64_t N = static_cast<std::int64_t>(hn::Lanes(df));
+  std::fill(o, o + dv, 0.0f);
+  const auto g = hn::Set(df, gamma);
+  for (std::int64_t e = 0; e < dqk; ++e) {
+    const float ke = scale * k[e], qe = q[e];
+    const auto kv = hn::Set(df, ke), qv = hn::Set(df, qe);
+    float* Se = S + e * dv;
+    std::int64_t f = 0;
+    for (; f + N <= dv; f += N) {
+      const auto u = hn::MulAdd(kv, hn::LoadU(df, v + f), hn::LoadU(df, Se + f));
+      hn::StoreU(hn::MulAdd(qv, u, hn::LoadU(df, o + f)), df, o + f);
+      hn::StoreU(hn::Mul(g, u), df, Se + f);
+    }
+    for (; f < dv; ++f) {
+      const float u = Se[f] + ke * v[f];
+      o[f] += qe * u;
+      Se[f] = gamma * u;
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace supra::kernels::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace supra::kernels::simd {
+
+HWY_EXPORT(DotRows);
+HWY_EXPORT(QuantizeActivations);
+HWY_EXPORT(DecodeRows);
+HWY_EXPORT(LinearAttentionStep);
+
+void dot_rows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
+              std::int64_t T) {
+  HWY_DYNAMIC_DISPATCH(DotRows)(y, w, r0, r1, x, xq, T);
+}
+
+void quantize_activations(QBlock* out, const float* x, std::int64_t T, std::int64_t cols) {
+  HWY_DYNAMIC_DISPATCH(QuantizeActivations)(out, x, T, cols);
+}
+
+void decode_rows(float* out, const Matrix& w, std::int64_t r0, std::int64_t r1) {
+  HWY_DYNAMIC_DISPATCH(DecodeRows)(out, w, r0, r1);
+}
+
+void linear_attention_step(float* o, float* S, const float* q, const float* k, const float* v, std::int64_t dqk,
+                           std::int64_t dv, float gamma, float scale) {
+  HWY_DYNAMIC_DISPATCH(LinearAttentionStep)(o, S, q, k, v, dqk, dv, gamma, scale);
+}
+
+std::vector<std::int64_t> available_targets() {
+  std::vector<std::int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  std::sort(targets.begin(), targets.end(), [](std::int64_t a, std::int64_t b) { return a > b; });
+  return targets;  // Highway's bits are larger for older targets: best is last
+}
+
+std::string target_name(std::int64_t target) { return hwy::TargetName(target); }
+
+void force_target(std::int64_t target) { hwy::SetSupportedTargetsForTest(target); }
+
+std::string current_target() {
+  const std::vector<std::int64_t> targets = available_targets();
+  return targets.empty() ? "none" : target_name(targets.back());
+}
+
+}  // namespace supra::kernels::simd
+#endif  // HWY_ONCE

@@ -1,0 +1,45 @@
+// The dispatched SIMD kernels behind matmul (Highway, one compiled copy per x86 target, the
+// best one the CPU supports chosen at run time). Internal to supra_kernels; matmul() picks
+// between these, the oneDNN GEMM for long prefills, and nothing else.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/matrix.h"
+
+namespace supra::kernels::simd {
+
+// One block of activations quantized like a Q8_0 weight block (a float scale, for accuracy):
+// x_i ≈ d · q_i. Q8_0/Q4_0 matmuls multiply these against the weight blocks in integers.
+struct QBlock {
+  float d;
+  std::int8_t q[kQuantBlock];
+};
+
+// Quantizes each of the T rows of x[T, cols] (cols a multiple of 32) into cols/32 blocks
+// (ggml's quantize_row_q8_0 rule: d = max|x| / 127, q = round(x / d)).
+void quantize_activations(QBlock* out, const float* x, std::int64_t T, std::int64_t cols);
+
+// y[t, r] = Σ_c x[t, c] · w[r, c] for rows r in [r0, r1) and every t < T (y row stride w.rows).
+// Each weight row is read once from memory and used for all T activation rows. `x` is used for
+// F32/BF16/F16 weights, `xq` (T rows of cols/32 blocks) for Q8_0/Q4_0.
+void dot_rows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
+              std::int64_t T);
+
+// Decodes rows [r0, r1) of w into out[(r1 - r0), w.cols] as float32 (any weight dtype).
+void decode_rows(float* out, const Matrix& w, std::int64_t r0, std::int64_t r1);
+
+// One recurrent linear-attention step (see kernels::linear_attention_step), vectorized.
+void linear_attention_step(float* o, float* S, const float* q, const float* k, const float* v, std::int64_t dqk,
+                           std::int64_t dv, float gamma, float scale);
+
+// The Highway targets compiled in and supported by this CPU (bit values of HWY_*), best last,
+// the name of one, and forcing one for tests (0 restores the CPU's own choice).
+std::vector<std::int64_t> available_targets();
+std::string target_name(std::int64_t target);
+void force_target(std::int64_t target);
+// The target the dispatched kernels run on now.
+std::string current_target();
+
+}  // namespace supra::kernels::simd

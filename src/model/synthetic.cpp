@@ -1,0 +1,198 @@
+// Synthetic models: configs of known shapes and random weights generated row-parallel with a
+// counter-based generator (each row's stream depends only on the seed, the matrix and the row,
+// so the result does not depend on the thread count).
+#include "model/synthetic.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "supra/error.h"
+#include "supra/tensor.h"
+
+namespace supra {
+namespace {
+
+struct Shape {
+  const char* name;
+  const char* json;
+};
+
+// config.json text of each shape: OpenLM for SUPRA (spec §7.1 fields), HF for the teachers.
+constexpr Shape kShapes[] = {
+    {"mistral-supra-7b",
+     R"({"model_type": "openlm", "norm_type": "rms_norm", "ffn_type": "swiglu", "dim": 4096, "intermediate_dim_ffn": 14336, "n_layers": 32, "n_heads": 32,
+         "n_heads_kv": 8, "vocab_size": 32000, "norm_eps": 1e-5, "seq_len": 2048, "weight_tying": false,
+         "apply_qk_norm": false, "qk_head_dim": 128, "v_head_dim": 128, "attn_name": "linear_attn",
+         "positional_embedding_type": "rotary", "use_decay": true, "use_retnet_slopes": false})"},
+    {"mistral-7b",
+     R"({"model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+         "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32000, "rms_norm_eps": 1e-5,
+         "rope_theta": 10000.0})"},
+    {"supra-1b",
+     R"({"model_type": "openlm", "norm_type": "rms_norm", "ffn_type": "swiglu", "dim": 2048, "intermediate_dim_ffn": 5632, "n_layers": 22, "n_heads": 32,
+         "n_heads_kv": 4, "vocab_size": 32000, "norm_eps": 1e-5, "qk_head_dim": 64, "v_head_dim": 64,
+         "attn_name": "linear_attn", "positional_embedding_type": "rotary", "use_decay": true})"},
+    {"llama-1b",
+     R"({"model_type": "llama", "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22,
+         "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000, "rms_norm_eps": 1e-5,
+         "rope_theta": 10000.0})"},
+    {"tiny",
+     R"({"model_type": "openlm", "norm_type": "rms_norm", "ffn_type": "swiglu", "dim": 64, "intermediate_dim_ffn": 96, "n_layers": 2, "n_heads": 4,
+         "n_heads_kv": 2, "vocab_size": 256, "norm_eps": 1e-5, "qk_head_dim": 16, "v_head_dim": 16,
+         "attn_name": "linear_attn", "positional_embedding_type": "rotary", "use_decay": true})"},
+};
+
+std::uint64_t splitmix(std::uint64_t& s) {
+  std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+class Generator {
+ public:
+  Generator(DType dtype, std::uint64_t seed) : dtype_(dtype), seed_(seed) {}
+
+  kernels::Matrix matrix(SyntheticModel& m, std::int64_t rows, std::int64_t cols) {
+    if (is_block_quantized(dtype_) && cols % kQuantBlock != 0)
+      throw Error("synthetic model: " + std::string(dtype_name(dtype_)) + " needs widths that are multiples of 32, got " +
+                  std::to_string(cols));
+    const std::size_t row_bytes = dtype_row_bytes(dtype_, cols);
+    auto& buf = m.buffers.emplace_back(new std::byte[row_bytes * static_cast<std::size_t>(rows)]);
+    std::byte* base = buf.get();
+    const float a = float(1.0 / std::sqrt(double(cols)));
+    const std::uint64_t id = ++count_;
+#pragma omp parallel for schedule(dynamic, 64)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      std::uint64_t s = seed_ * 0x100000001B3ull ^ (id << 40) ^ static_cast<std::uint64_t>(r);
+      fill_row(base + static_cast<std::size_t>(r) * row_bytes, cols, a, s);
+    }
+    return kernels::Matrix{dtype_, rows, cols, base};
+  }
+
+  std::vector<float> vector(std::int64_t n, float value) const { return std::vector<float>(static_cast<std::size_t>(n), value); }
+
+ private:
+  void fill_row(std::byte* row, std::int64_t cols, float a, std::uint64_t& s) const {
+    switch (dtype_) {
+      case DType::F32:
+      case DType::BF16:
+      case DType::F16: {
+        // Bit patterns built directly (no float conversion per element, which made a 7B model
+        // take minutes): random sign and mantissa, magnitude in [a/32, a).
+        int e = 0;
+        std::frexp(a, &e);  // a ∈ [2^(e-1), 2^e)
+        const int esize = dtype_ == DType::F32 ? 4 : 2;
+        for (std::int64_t c = 0; c < cols; c += 4) {
+          std::uint64_t r = splitmix(s);
+          for (std::int64_t k = c; k < std::min(cols, c + 4); ++k, r >>= 16) {
+            const std::uint32_t sign = r & 1, scale = (r >> 1) & 3, mant = std::uint32_t(r >> 3) & 0x1FFF;
+            const int exp2 = e - 2 - int(scale);  // value = ±1.m · 2^exp2
+            std::uint32_t bits;
+            if (dtype_ == DType::F16)
+              bits = (sign << 15) | (std::uint32_t(exp2 + 15) << 10) | (mant & 0x3FF);
+            else if (dtype_ == DType::BF16)
+              bits = (sign << 15) | (std::uint32_t(exp2 + 127) << 7) | (mant & 0x7F);
+            else
+              bits = (sign << 31) | (std::uint32_t(exp2 + 127) << 23) | (mant << 10);
+            std::memcpy(row + k * esize, &bits, static_cast<std::size_t>(esize));  // little-endian
+          }
+        }
+        return;
+      }
+      case DType::Q8_0:
+      case DType::Q4_0: {
+        const bool q4 = dtype_ == DType::Q4_0;
+        const std::size_t block_bytes = q4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
+        const std::uint16_t d = f16_bits(a / (q4 ? 8.0f : 127.0f));
+        for (std::int64_t b = 0; b < cols / kQuantBlock; ++b) {
+          std::byte* blk = row + static_cast<std::size_t>(b) * block_bytes;
+          std::memcpy(blk, &d, 2);
+          for (std::size_t i = 2; i < block_bytes; i += 8) {
+            const std::uint64_t r = splitmix(s);
+            std::memcpy(blk + i, &r, std::min<std::size_t>(8, block_bytes - i));
+          }
+        }
+        return;
+      }
+      default:
+        throw Error("synthetic model: unsupported weight type " + std::string(dtype_name(dtype_)));
+    }
+  }
+
+  // f32 -> binary16 for the small normal values used here (|v| < 1, round to nearest).
+  static std::uint16_t f16_bits(float v) {
+    if (v == 0.0f) return 0;
+    int e = 0;
+    const float f = std::frexp(std::fabs(v), &e);  // v = f · 2^e, f in [0.5, 1)
+    const int exponent = e - 1 + 15;
+    if (exponent <= 0) return 0;  // below the normal range: flush (never hit by the shapes here)
+    const int mantissa = std::min(1023, int(std::lround((2.0f * f - 1.0f) * 1024.0f)));
+    return std::uint16_t((v < 0 ? 0x8000 : 0) | (exponent << 10) | mantissa);
+  }
+
+  DType dtype_;
+  std::uint64_t seed_;
+  std::uint64_t count_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::string> synthetic_names() {
+  std::vector<std::string> names;
+  for (const Shape& s : kShapes) names.emplace_back(s.name);
+  return names;
+}
+
+ModelConfig synthetic_config(std::string_view name) {
+  for (const Shape& s : kShapes)
+    if (name == s.name) return ModelConfig::parse(s.json, "synthetic shape " + std::string(name));
+  std::string known;
+  for (const Shape& s : kShapes) known += (known.empty() ? "" : ", ") + std::string(s.name);
+  throw Error("unknown synthetic shape \"" + std::string(name) + "\" (known: " + known + ")");
+}
+
+SyntheticModel make_synthetic(const ModelConfig& c, DType dtype, std::uint64_t seed) {
+  if (dtype != DType::F32 && dtype != DType::BF16 && dtype != DType::F16 && !is_block_quantized(dtype))
+    throw Error("synthetic model: unsupported weight type " + std::string(dtype_name(dtype)));
+  SyntheticModel m;
+  m.config = c;
+  Generator g(dtype, seed);
+  const std::int64_t D = c.dim, H = c.n_heads, Hkv = c.n_kv_heads, dh = c.head_dim, F = c.ffn_dim;
+  const bool linear = c.attention == AttentionKind::Linear;
+  const std::int64_t dqk = linear ? c.qk_dim : dh, dv = linear ? c.v_dim : dh;
+  Weights& w = m.weights;
+  w.embed = g.matrix(m, c.vocab_size, D);
+  w.output = c.tie_embeddings ? w.embed : g.matrix(m, c.vocab_size, D);
+  w.final_norm = g.vector(D, 1.0f);
+  for (int i = 0; i < c.n_layers; ++i) {
+    LayerWeights& l = w.layers.emplace_back();
+    l.wq = g.matrix(m, H * dh, D);
+    l.wk = g.matrix(m, Hkv * dh, D);
+    l.wv = g.matrix(m, Hkv * dv, D);
+    l.wo = g.matrix(m, D, H * dv);
+    l.w_gate = g.matrix(m, F, D);
+    l.w_up = g.matrix(m, F, D);
+    l.w_down = g.matrix(m, D, F);
+    l.attn_norm = g.vector(D, 1.0f);
+    l.ffn_norm = g.vector(D, 1.0f);
+    if (linear) {
+      l.feat_q = g.matrix(m, H * dqk, H * dh);
+      l.feat_q_bias = g.vector(H * dqk, 0.01f);
+      if (H != Hkv) {
+        l.feat_k = g.matrix(m, Hkv * dqk, Hkv * dh);
+        l.feat_k_bias = g.vector(Hkv * dqk, 0.01f);
+      } else {
+        l.feat_k = l.feat_q;
+        l.feat_k_bias = l.feat_q_bias;
+      }
+      if (c.qk_norm) {
+        l.q_norm = g.vector(H * dqk, 1.0f);
+        l.k_norm = g.vector(H * dqk, 1.0f);
+      }
+    }
+  }
+  return m;
+}
+
+}  // namespace supra

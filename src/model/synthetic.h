@@ -1,0 +1,35 @@
+// Synthetic models: the real shapes of known models (config only, no file) with random weights
+// in a chosen storage type, generated in memory in parallel. For benchmarks (`supra bench
+// --synthetic`): speed depends on the shapes and bytes, not on the values.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/weights.h"
+#include "supra/config.h"
+
+namespace supra {
+
+// Known shapes: "mistral-supra-7b" (spec §7.1), "mistral-7b" (its softmax teacher),
+// "supra-1b" / "llama-1b" (the TinyLlama-1.1B shape, SUPRA / softmax), "tiny" (tests).
+std::vector<std::string> synthetic_names();
+// Throws supra::Error naming the known shapes for an unknown name.
+ModelConfig synthetic_config(std::string_view name);
+
+struct SyntheticModel {
+  ModelConfig config;
+  Weights weights;  // matrices point into `buffers`
+  std::vector<std::unique_ptr<std::byte[]>> buffers;
+};
+
+// Weights of `config`'s shapes in `dtype` (F32, BF16, F16, Q8_0 or Q4_0): random signs and
+// mantissas with magnitudes between a/32 and a = 1/√fan_in (block types: random codes with
+// scale a/127 or a/8), norm gains 1, biases small.
+// Deterministic for a seed. Throws supra::Error for other dtypes or block types on widths that
+// are not multiples of 32.
+SyntheticModel make_synthetic(const ModelConfig& config, DType dtype, std::uint64_t seed = 1);
+
+}  // namespace supra

@@ -1,0 +1,76 @@
+// `supra bench` end to end: the JSON contract (keys, the depths asked for, the weight bytes of
+// the shape), a loaded model folder, and its bad flags. Speeds are never asserted.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli_helpers.h"
+
+namespace supra::test::cli {
+namespace {
+
+const char* kFast = " --prefill-tokens 8 --decode-tokens 2";
+
+nlohmann::json run_json(const std::string& args) {
+  const CliResult r = run_cli("bench " + args + " --json");
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  return nlohmann::json::parse(r.out);
+}
+
+void expect_contract(const nlohmann::json& j) {
+  for (const char* key : {"shape", "dtype", "threads", "prefill_tok_s", "decode_tok_s", "weight_bytes_per_token",
+                          "read_bandwidth_gb_s", "decode_bandwidth_fraction", "peak_rss_bytes"})
+    EXPECT_TRUE(j.contains(key)) << key << " missing in " << j.dump();
+  EXPECT_GT(j.at("prefill_tok_s").get<double>(), 0.0);
+  EXPECT_GT(j.at("read_bandwidth_gb_s").get<double>(), 0.0);
+  EXPECT_GT(j.at("peak_rss_bytes").get<double>(), 0.0);
+  EXPECT_GE(j.at("threads").get<int>(), 1);
+}
+
+TEST(CliBench, SyntheticJsonHasEveryKeyAndDefaultDepths) {
+  const nlohmann::json j = run_json(std::string("--synthetic tiny") + kFast);
+  expect_contract(j);
+  EXPECT_EQ(j.at("shape"), "tiny");
+  EXPECT_EQ(j.at("dtype"), "bf16");
+  for (const char* depth : {"0", "1024", "4096", "16384"})
+    EXPECT_GT(j.at("decode_tok_s").at(depth).get<double>(), 0.0) << depth;
+  // tiny: per layer wq 64×64, wk 32×64, wv 32×64, wo 64×64, gate and up 96×64, down 64×96,
+  // feature maps 64×64 and 32×32; two layers, the 256×64 output and one embedding row; 2 bytes each.
+  const std::int64_t per_layer = 4096 + 2048 + 2048 + 4096 + 3 * 6144 + 4096 + 1024;
+  EXPECT_EQ(j.at("weight_bytes_per_token").get<std::int64_t>(), (2 * per_layer + 256 * 64 + 64) * 2);
+}
+
+TEST(CliBench, QuantizedSyntheticCountsBlockBytes) {
+  const nlohmann::json j = run_json(std::string("--synthetic tiny --dtype q4 --depths 0,5") + kFast);
+  expect_contract(j);
+  EXPECT_EQ(j.at("decode_tok_s").size(), 2u);
+  const std::int64_t per_layer = 4096 + 2048 + 2048 + 4096 + 3 * 6144 + 4096 + 1024;
+  EXPECT_EQ(j.at("weight_bytes_per_token").get<std::int64_t>(), (2 * per_layer + 256 * 64 + 64) / 32 * 18);
+}
+
+TEST(CliBench, LoadedModelFolder) {
+  const nlohmann::json j = run_json("-m " + q(golden("supra_gqa")) + " --depths 0,40" + kFast);
+  expect_contract(j);
+  EXPECT_TRUE(j.at("decode_tok_s").contains("40"));
+}
+
+TEST(CliBench, TableOutput) {
+  const CliResult r = run_cli(std::string("bench --synthetic tiny --depths 0") + kFast);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("decode at depth 0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("read bandwidth"), std::string::npos) << r.out;
+}
+
+TEST(CliBench, BadFlagsAreErrors) {
+  expect_error(run_cli("bench --synthetic nope"), "known: mistral-supra-7b");
+  expect_error(run_cli("bench --synthetic tiny --dtype q3"), "--dtype");
+  expect_error(run_cli("bench"), "exactly one of");
+  expect_error(run_cli("bench --synthetic tiny -m " + q(golden("supra_gqa"))), "exactly one of");
+  expect_error(run_cli("bench -m " + q(golden("supra_gqa")) + " --dtype q8"), "--synthetic models only");
+  expect_error(run_cli("bench --synthetic tiny --depths 0,x"), "--depths");
+  expect_error(run_cli("bench --synthetic tiny --decode-tokens 0"), "--decode-tokens");
+}
+
+}  // namespace
+}  // namespace supra::test::cli

@@ -1,0 +1,207 @@
+// The dispatched kernels on EVERY Highway target this CPU supports (each forced in turn):
+// matmul for each weight dtype (float types against the decoded-weight reference; Q8_0/Q4_0
+// against a scalar twin of the integer scheme, and loosely against the float reference), on the
+// dot-product path (T < kGemmMinTokens) and the GEMM path, odd sizes; copy_row of block types;
+// the vectorized recurrent step against its formula.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernel_check.h"
+#include "kernels/gemm.h"
+#include "kernels/kernels.h"
+#include "kernels/simd.h"
+
+namespace supra::kernels::test {
+namespace {
+
+// Restores the CPU's own target choice when a test ends, even on failure.
+struct ForcedTarget {
+  explicit ForcedTarget(std::int64_t target) { simd::force_target(target); }
+  ~ForcedTarget() { simd::force_target(0); }
+  ForcedTarget(const ForcedTarget&) = delete;
+  ForcedTarget& operator=(const ForcedTarget&) = delete;
+};
+
+double f16_value(std::uint16_t bits) {
+  const int e = (bits >> 10) & 0x1F, m = bits & 0x3FF;
+  const double v = e == 0 ? std::ldexp(double(m), -24) : std::ldexp(1.0 + m / 1024.0, e - 15);
+  return (bits & 0x8000u) ? -v : v;
+}
+
+// Q8_0 / Q4_0 weights built here from the format definition in supra/tensor.h, with the values
+// they decode to.
+struct QuantWeights {
+  Matrix matrix;
+  std::vector<double> decoded;
+  std::vector<std::byte> storage;
+};
+
+QuantWeights quantize_weights(DType dtype, std::int64_t rows, std::int64_t cols, const std::vector<float>& values) {
+  const bool q4 = dtype == DType::Q4_0;
+  const std::size_t block_bytes = q4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
+  const std::int64_t nb = cols / kQuantBlock;
+  QuantWeights w;
+  w.storage.resize(static_cast<std::size_t>(rows * nb) * block_bytes + 1);
+  std::byte* base = w.storage.data() + 1;  // odd address: nothing may assume alignment
+  w.decoded.resize(static_cast<std::size_t>(rows * cols));
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t b = 0; b < nb; ++b) {
+      const float* x = &values[static_cast<std::size_t>(r * cols + b * kQuantBlock)];
+      float amax = 0;
+      for (int i = 0; i < kQuantBlock; ++i) amax = std::max(amax, std::fabs(x[i]));
+      const std::uint16_t dbits = f32_to_f16(amax / (q4 ? 8.0f : 127.0f));
+      const double d = f16_value(dbits);
+      std::byte* blk = base + static_cast<std::size_t>(r * nb + b) * block_bytes;
+      std::memcpy(blk, &dbits, 2);
+      auto* qs = reinterpret_cast<std::uint8_t*>(blk + 2);
+      if (q4) std::fill(qs, qs + 16, std::uint8_t{0});
+      for (int i = 0; i < kQuantBlock; ++i) {
+        const int lim = q4 ? 7 : 127;
+        const int q = d > 0 ? std::clamp(int(std::nearbyint(x[i] / d)), q4 ? -8 : -127, lim) : 0;
+        if (q4)
+          qs[i % 16] = std::uint8_t(qs[i % 16] | ((q + 8) << (i < 16 ? 0 : 4)));
+        else
+          qs[i] = std::uint8_t(std::int8_t(q));
+        w.decoded[static_cast<std::size_t>(r * cols + b * kQuantBlock + i)] = d * q;
+      }
+    }
+  w.matrix = Matrix{dtype, rows, cols, base};
+  return w;
+}
+
+std::vector<double> matmul_ref(const Floats& x, const std::vector<double>& w, std::int64_t T, std::int64_t rows,
+                               std::int64_t cols) {
+  std::vector<double> y(static_cast<std::size_t>(T * rows));
+  for (std::int64_t t = 0; t < T; ++t)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      double s = 0;
+      for (std::int64_t c = 0; c < cols; ++c) s += double(x[t * cols + c]) * w[r * cols + c];
+      y[t * rows + r] = s;
+    }
+  return y;
+}
+
+// The integer scheme in double: activations quantized per 32-block (d = max|x|/127,
+// q = round(x · 127/max|x|)), then Σ_blocks d_w d_x Σ q_w q_x.
+std::vector<double> quant_twin(const Floats& x, const std::vector<double>& w, std::int64_t T, std::int64_t rows,
+                               std::int64_t cols) {
+  std::vector<double> xq(static_cast<std::size_t>(T * cols));
+  for (std::int64_t t = 0; t < T; ++t)
+    for (std::int64_t b = 0; b < cols / kQuantBlock; ++b) {
+      const float* xb = x.data() + t * cols + b * kQuantBlock;
+      float m = 0;
+      for (int i = 0; i < kQuantBlock; ++i) m = std::max(m, std::fabs(xb[i]));
+      const float inv = m > 0 ? 127.0f / m : 0.0f;
+      for (int i = 0; i < kQuantBlock; ++i)
+        xq[static_cast<std::size_t>(t * cols + b * kQuantBlock + i)] =
+            double(m / 127.0f) * std::nearbyint(double(xb[i] * inv));
+    }
+  std::vector<double> y(static_cast<std::size_t>(T * rows));
+  for (std::int64_t t = 0; t < T; ++t)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      double s = 0;
+      for (std::int64_t c = 0; c < cols; ++c) s += xq[t * cols + c] * w[r * cols + c];
+      y[t * rows + r] = s;
+    }
+  return y;
+}
+
+std::string label(const std::string& what, std::int64_t target, std::int64_t rows, std::int64_t cols,
+                  std::int64_t T) {
+  return what + " on " + simd::target_name(target) + " rows=" + std::to_string(rows) + " cols=" +
+         std::to_string(cols) + " T=" + std::to_string(T);
+}
+
+TEST(Dispatch, SomeTargetIsAvailable) { EXPECT_FALSE(simd::available_targets().empty()); }
+
+TEST(Dispatch, FloatMatmulOnEveryTarget) {
+  auto rng = seeded_rng();
+  const std::int64_t shapes[][2] = {{1, 1}, {7, 33}, {33, 7}, {37, 259}};
+  for (std::int64_t target : simd::available_targets()) {
+    ForcedTarget forced(target);
+    for (DType dtype : {DType::F32, DType::BF16, DType::F16})
+      for (const auto& shape : shapes)
+        for (std::int64_t T : {std::int64_t{1}, std::int64_t{3}, std::int64_t{6}, kGemmMinTokens + 1}) {
+          const std::int64_t rows = shape[0], cols = shape[1];
+          const Weights w = make_weights(dtype, rows, cols, random_floats(rng, rows * cols));
+          const Floats x(random_floats(rng, T * cols));
+          Floats y(T * rows);
+          matmul(y.data(), x.data(), w.matrix, T);
+          EXPECT_TRUE(close_to(y.span(), matmul_ref(x, w.decoded, T, rows, cols), kRelTol,
+                               label("matmul " + std::string(dtype_name(dtype)), target, rows, cols, T), rows));
+        }
+  }
+}
+
+TEST(Dispatch, QuantizedMatmulOnEveryTarget) {
+  auto rng = seeded_rng();
+  const std::int64_t shapes[][2] = {{1, 32}, {7, 96}, {37, 320}};
+  for (std::int64_t target : simd::available_targets()) {
+    ForcedTarget forced(target);
+    for (DType dtype : {DType::Q8_0, DType::Q4_0})
+      for (const auto& shape : shapes)
+        for (std::int64_t T : {std::int64_t{1}, std::int64_t{2}, std::int64_t{5}, kGemmMinTokens + 3}) {
+          const std::int64_t rows = shape[0], cols = shape[1];
+          const QuantWeights w = quantize_weights(dtype, rows, cols, random_floats(rng, rows * cols));
+          const Floats x(random_floats(rng, T * cols));
+          Floats y(T * rows);
+          matmul(y.data(), x.data(), w.matrix, T);
+          const std::string what = label("matmul " + std::string(dtype_name(dtype)), target, rows, cols, T);
+          // The GEMM path multiplies the decoded weights with the float activations; the
+          // dot-product path quantizes the activations (≈ 1% error against the float result).
+          if (T >= kGemmMinTokens) {
+            EXPECT_TRUE(close_to(y.span(), matmul_ref(x, w.decoded, T, rows, cols), kRelTol, what, rows));
+          } else {
+            EXPECT_TRUE(close_to(y.span(), quant_twin(x, w.decoded, T, rows, cols), kRelTol, what, rows));
+            EXPECT_TRUE(close_to(y.span(), matmul_ref(x, w.decoded, T, rows, cols), 0.1, what + " (float)", rows));
+          }
+        }
+  }
+}
+
+TEST(Dispatch, CopyRowDecodesBlockTypes) {
+  auto rng = seeded_rng();
+  const std::int64_t rows = 5, cols = 96;
+  for (std::int64_t target : simd::available_targets()) {
+    ForcedTarget forced(target);
+    for (DType dtype : {DType::Q8_0, DType::Q4_0}) {
+      const QuantWeights w = quantize_weights(dtype, rows, cols, random_floats(rng, rows * cols));
+      Floats out(cols);
+      copy_row(out.data(), w.matrix, 3);
+      const std::vector<double> want(w.decoded.begin() + 3 * cols, w.decoded.begin() + 4 * cols);
+      EXPECT_TRUE(close_to(out.span(), want, 1e-7, label("copy_row " + std::string(dtype_name(dtype)), target, rows, cols, 1)));
+    }
+  }
+}
+
+TEST(Dispatch, RecurrentStepOnEveryTarget) {
+  auto rng = seeded_rng();
+  for (std::int64_t target : simd::available_targets()) {
+    ForcedTarget forced(target);
+    for (std::int64_t dqk : {1, 5, 16})
+      for (std::int64_t dv : {3, 8, 19}) {
+        const std::vector<float> q = random_floats(rng, dqk), k = random_floats(rng, dqk), v = random_floats(rng, dv);
+        const std::vector<float> S0 = random_floats(rng, dqk * dv);
+        const float gamma = 0.9f, scale = 0.25f;
+        Floats S(S0), o(dv);
+        linear_attention_step(o.data(), S.data(), q.data(), k.data(), v.data(), dqk, dv, gamma, scale);
+        std::vector<double> o_ref(dv, 0.0), S_ref(dqk * dv);
+        for (std::int64_t e = 0; e < dqk; ++e)
+          for (std::int64_t f = 0; f < dv; ++f) {
+            const double u = S0[e * dv + f] + double(scale) * k[e] * v[f];
+            o_ref[f] += q[e] * u;
+            S_ref[e * dv + f] = gamma * u;
+          }
+        EXPECT_TRUE(close_to(o.span(), o_ref, kRelTol, label("step o", target, dqk, dv, 1)));
+        EXPECT_TRUE(close_to(S.span(), S_ref, kRelTol, label("step S", target, dqk, dv, 1), dv));
+      }
+  }
+}
+
+}  // namespace
+}  // namespace supra::kernels::test

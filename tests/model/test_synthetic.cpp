@@ -1,0 +1,90 @@
+// Synthetic models (model/synthetic.h): every named shape is a valid config, the weights have
+// the config's shapes in the asked dtype, are deterministic per seed and bounded, and run
+// through the Transformer with parallel and recurrent paths agreeing.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "model/synthetic.h"
+#include "model/transformer.h"
+#include "supra/error.h"
+
+namespace supra {
+namespace {
+
+TEST(Synthetic, EveryNamedShapeIsAValidConfig) {
+  for (const std::string& name : synthetic_names()) {
+    const ModelConfig c = synthetic_config(name);
+    EXPECT_NO_THROW(c.validate(name)) << name;
+  }
+  const ModelConfig m = synthetic_config("mistral-supra-7b");  // spec §7.1
+  EXPECT_EQ(m.attention, AttentionKind::Linear);
+  EXPECT_EQ(m.dim, 4096);
+  EXPECT_EQ(m.ffn_dim, 14336);
+  EXPECT_EQ(m.n_kv_heads, 8);
+  EXPECT_EQ(synthetic_config("mistral-7b").attention, AttentionKind::Softmax);
+}
+
+TEST(Synthetic, UnknownNameListsTheKnownOnes) {
+  try {
+    synthetic_config("gpt-5");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("mistral-supra-7b"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Synthetic, ShapesDtypesAndDeterminism) {
+  const ModelConfig c = synthetic_config("tiny");
+  for (DType dtype : {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0}) {
+    const SyntheticModel a = make_synthetic(c, dtype, 3), b = make_synthetic(c, dtype, 3), other = make_synthetic(c, dtype, 4);
+    const LayerWeights& l = a.weights.layers.at(1);
+    EXPECT_EQ(a.weights.layers.size(), std::size_t(c.n_layers));
+    EXPECT_EQ(l.w_gate.rows, c.ffn_dim);
+    EXPECT_EQ(l.w_down.cols, c.ffn_dim);
+    EXPECT_EQ(l.wk.rows, c.n_kv_heads * c.head_dim);
+    EXPECT_EQ(l.feat_q.rows, c.n_heads * c.qk_dim);
+    EXPECT_EQ(l.w_up.dtype, dtype);
+    const std::size_t bytes = std::size_t(l.w_up.rows) * l.w_up.row_bytes();
+    EXPECT_EQ(std::memcmp(l.w_up.data, b.weights.layers[1].w_up.data, bytes), 0) << dtype_name(dtype);
+    EXPECT_NE(std::memcmp(l.w_up.data, other.weights.layers[1].w_up.data, bytes), 0) << dtype_name(dtype);
+    // Decoded values are finite and within the documented bound a = 1/√fan_in (Q8_0 code −128
+    // reaches 128/127 a, and the f16 block scale rounds).
+    std::vector<float> row(static_cast<std::size_t>(l.w_up.cols));
+    const double bound = 1.0 / std::sqrt(double(l.w_up.cols));
+    for (std::int64_t r = 0; r < l.w_up.rows; ++r) {
+      kernels::copy_row(row.data(), l.w_up, r);
+      for (float v : row) {
+        ASSERT_TRUE(std::isfinite(v));
+        ASSERT_LE(std::fabs(v), bound * 1.01) << dtype_name(dtype);
+      }
+    }
+  }
+}
+
+TEST(Synthetic, ParallelAndRecurrentAgree) {
+  const ModelConfig c = synthetic_config("tiny");
+  const SyntheticModel m = make_synthetic(c, DType::F32);
+  const Transformer t(c, m.weights);
+  std::vector<TokenId> ids;
+  for (int i = 0; i < 21; ++i) ids.push_back((i * 37 + 5) % c.vocab_size);
+  State parallel = t.new_state(), recurrent = t.new_state();
+  const std::vector<float> want = t.run(ids, parallel, AttentionPath::Block, LogitsWanted::Last, {});
+  std::vector<float> got;
+  for (TokenId id : ids) got = t.run(std::span(&id, 1), recurrent, AttentionPath::Step, LogitsWanted::Last, {});
+  ASSERT_EQ(got.size(), want.size());
+  double max_ref = 0, max_err = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(got[i]));
+    max_ref = std::max(max_ref, std::fabs(double(want[i])));
+    max_err = std::max(max_err, std::fabs(double(got[i]) - want[i]));
+  }
+  EXPECT_LE(max_err, 1e-4 * max_ref) << "max err " << max_err << " of " << max_ref;
+}
+
+}  // namespace
+}  // namespace supra

@@ -1,0 +1,150 @@
+// supra bench: prefill and decode speed of a model folder (-m) or of a synthetic model of a
+// known shape (--synthetic, random weights generated in memory), against the machine's read
+// bandwidth measured in the same run. A table, or one JSON object with --json.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "bench/bench.h"
+#include "commands.h"
+#include "model/synthetic.h"
+#include "model/weights.h"
+#include "supra/checkpoint.h"
+#include "supra/error.h"
+
+namespace supra::cli {
+namespace {
+
+struct Flags {
+  std::string model, synthetic, dtype = "bf16", depths = "0,1024,4096,16384";
+  bool dtype_given = false, json = false;
+  bench::Options options;
+};
+
+DType parse_dtype(const std::string& name) {
+  if (name == "f32") return DType::F32;
+  if (name == "bf16") return DType::BF16;
+  if (name == "f16") return DType::F16;
+  if (name == "q8") return DType::Q8_0;
+  if (name == "q4") return DType::Q4_0;
+  throw Error("--dtype must be f32, bf16, f16, q8 or q4, got \"" + name + "\"");
+}
+
+std::vector<std::int64_t> parse_depths(const std::string& text) {
+  std::vector<std::int64_t> depths;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    std::size_t used = 0;
+    long long v = -1;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || v < 0)
+      throw Error("--depths must be a comma-separated list of non-negative integers, got \"" + text + "\"");
+    depths.push_back(v);
+  }
+  if (depths.empty()) throw Error("--depths is empty");
+  return depths;
+}
+
+// The stored types of a loaded model's matrices, joined ("bf16", "q4+f32", ...).
+std::string matrix_types(const Weights& w) {
+  std::set<std::string> names;
+  auto add = [&](const kernels::Matrix& m) {
+    if (!m.empty()) names.insert(std::string(dtype_name(m.dtype)));
+  };
+  add(w.output);
+  for (const auto& l : w.layers)
+    for (const kernels::Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) add(*m);
+  std::string joined;
+  for (const auto& n : names) joined += (joined.empty() ? "" : "+") + n;
+  return joined;
+}
+
+void print_table(const bench::Result& r, double setup_s) {
+  std::printf("shape                  %s\n", r.shape.c_str());
+  std::printf("weights                %s, %.3f GB read per decoded token\n", r.dtype.c_str(),
+              double(r.weight_bytes_per_token) / 1e9);
+  std::printf("threads                %d (SIMD target %s)\n", r.threads, r.simd_target.c_str());
+  std::printf("setup                  %.1f s\n", setup_s);
+  std::printf("read bandwidth         %.1f GB/s (streaming read, same run)\n", r.read_bandwidth_gb_s);
+  std::printf("prefill %-6lld tokens  %.2f tok/s\n", static_cast<long long>(r.prefill_tokens), r.prefill_tok_s);
+  const double bound = r.read_bandwidth_gb_s * 1e9 / double(r.weight_bytes_per_token);
+  for (const auto& [depth, tok_s] : r.decode_tok_s)
+    std::printf("decode at depth %-6lld %.2f tok/s (%.0f%% of the bandwidth bound %.2f tok/s)\n",
+                static_cast<long long>(depth), tok_s, 100.0 * tok_s / bound, bound);
+  std::printf("state at max depth     %.1f MB\n", double(r.state_bytes_at_max_depth) / 1e6);
+  std::printf("peak RSS               %.2f GB\n", double(r.peak_rss_bytes) / 1e9);
+}
+
+void print_json(const bench::Result& r, double setup_s) {
+  nlohmann::json decode = nlohmann::json::object();
+  for (const auto& [depth, tok_s] : r.decode_tok_s) decode[std::to_string(depth)] = tok_s;
+  const nlohmann::json j = {{"shape", r.shape},
+                            {"dtype", r.dtype},
+                            {"threads", r.threads},
+                            {"simd_target", r.simd_target},
+                            {"setup_s", setup_s},
+                            {"prefill_tokens", r.prefill_tokens},
+                            {"prefill_tok_s", r.prefill_tok_s},
+                            {"decode_tokens", r.decode_tokens},
+                            {"decode_tok_s", decode},
+                            {"weight_bytes_per_token", r.weight_bytes_per_token},
+                            {"read_bandwidth_gb_s", r.read_bandwidth_gb_s},
+                            {"decode_bandwidth_fraction", r.decode_bandwidth_fraction},
+                            {"state_bytes_at_max_depth", r.state_bytes_at_max_depth},
+                            {"peak_rss_bytes", r.peak_rss_bytes}};
+  std::printf("%s\n", j.dump().c_str());
+}
+
+void run(Flags& f) {
+  if (f.model.empty() == f.synthetic.empty()) throw Error("give exactly one of -m/--model and --synthetic");
+  if (!f.model.empty() && f.dtype_given) throw Error("--dtype applies to --synthetic models only");
+  f.options.depths = parse_depths(f.depths);
+  const auto start = std::chrono::steady_clock::now();
+  bench::Result r;
+  if (!f.synthetic.empty()) {
+    const DType dtype = parse_dtype(f.dtype);
+    const ModelConfig config = synthetic_config(f.synthetic);
+    const SyntheticModel m = make_synthetic(config, dtype);
+    const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    r = bench::run(m.config, m.weights, f.options);
+    r.shape = f.synthetic;
+    r.dtype = f.dtype;
+    f.json ? print_json(r, setup_s) : print_table(r, setup_s);
+  } else {
+    const ModelConfig config = ModelConfig::load_folder(f.model);
+    const Checkpoint checkpoint = Checkpoint::open_folder(f.model);
+    const Weights weights = bind_weights(checkpoint, config);
+    const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    r = bench::run(config, weights, f.options);
+    r.shape = f.model;
+    r.dtype = matrix_types(weights);
+    f.json ? print_json(r, setup_s) : print_table(r, setup_s);
+  }
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app) {
+  auto flags = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand("bench", "measure prefill and decode speed against the memory bandwidth");
+  cmd->add_option("-m,--model", flags->model, "model folder in HF layout");
+  cmd->add_option("--synthetic", flags->synthetic,
+                  "a known shape with random weights: mistral-supra-7b, mistral-7b, supra-1b, llama-1b, tiny");
+  cmd->add_option("--dtype", flags->dtype, "weight type of a synthetic model: f32, bf16 (default), f16, q8, q4")
+      ->each([flags](const std::string&) { flags->dtype_given = true; });
+  cmd->add_option("--depths", flags->depths, "context depths to decode at (default 0,1024,4096,16384)");
+  cmd->add_option("--prefill-tokens", flags->options.prefill_tokens, "tokens of the timed prefill (default 512)");
+  cmd->add_option("--decode-tokens", flags->options.decode_tokens, "timed decode steps per depth (default 16)");
+  cmd->add_option("--threads", flags->options.threads, "threads (default: OpenMP's, i.e. the cores)");
+  cmd->add_flag("--json", flags->json, "print one JSON object instead of a table");
+  cmd->callback([flags] { run(*flags); });
+}
+
+}  // namespace supra::cli
