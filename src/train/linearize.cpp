@@ -143,13 +143,14 @@ ParameterSet linearize_parameters(const ModelConfig& teacher, const Checkpoint& 
                                     : t.layer(i, "", "feed_forward.w12.weight");
     fill(p.add(l + "attention.in_proj.weight", {(H + 2 * Hkv) * dh, D}), std::move(in_proj));
     fill(p.add(l + "attention.out_proj.weight", {D, H * dh}), t.layer(i, "self_attn.o_proj.weight", "attention.out_proj.weight"));
-    Parameter& qw = p.add(l + "attention._totrain_embed.weight", {H * dh, H * dh});
-    Parameter& qb = p.add(l + "attention._totrain_embed.bias", {H * dh});
-    init_linear(qw, qb, rng);
+    // (add() may move earlier tensors: look both up once they exist.)
+    p.add(l + "attention._totrain_embed.weight", {H * dh, H * dh});
+    p.add(l + "attention._totrain_embed.bias", {H * dh});
+    init_linear(p.at(l + "attention._totrain_embed.weight"), p.at(l + "attention._totrain_embed.bias"), rng);
     if (H != Hkv) {  // GQA: the keys get their own kernel (spec §3.2)
-      Parameter& kw = p.add(l + "attention._totrain_embed_kv.weight", {Hkv * dh, Hkv * dh});
-      Parameter& kb = p.add(l + "attention._totrain_embed_kv.bias", {Hkv * dh});
-      init_linear(kw, kb, rng);
+      p.add(l + "attention._totrain_embed_kv.weight", {Hkv * dh, Hkv * dh});
+      p.add(l + "attention._totrain_embed_kv.bias", {Hkv * dh});
+      init_linear(p.at(l + "attention._totrain_embed_kv.weight"), p.at(l + "attention._totrain_embed_kv.bias"), rng);
     }
     fill(p.add(l + "attention_norm.weight", {D}), t.layer(i, "input_layernorm.weight", "attention_norm.weight"));
     fill(p.add(l + "feed_forward.w12.weight", {2 * F, D}), std::move(w12));

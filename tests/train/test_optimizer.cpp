@@ -20,8 +20,11 @@ ParameterSet random_set(unsigned seed, float scale) {
   ParameterSet s;
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(-scale, scale);
-  for (auto& p : {&s.add("a", {3, 5}), &s.add("b", {7}), &s.add("c", {1, 1, 2})})
-    for (float& x : p->data) x = dist(rng);
+  s.add("a", {3, 5});
+  s.add("b", {7});
+  s.add("c", {1, 1, 2});
+  for (train::Parameter& p : s.all())
+    for (float& x : p.data) x = dist(rng);
   return s;
 }
 
