@@ -14,6 +14,7 @@ void add_info(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_perplexity(CLI::App& app);
+void add_quantize(CLI::App& app);
 
 // The model folder to use: -m when given, else the model shipped with supra.
 std::filesystem::path model_folder(const std::string& flag_value);
