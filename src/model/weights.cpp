@@ -165,7 +165,9 @@ void bind_gguf(Binder& b, const Checkpoint& ckpt, const ModelConfig& c, Weights&
     else
       *s.matrix = s.rope_heads > 0 ? b.unpermuted(s.name, s.rows, s.cols, s.rope_heads) : b.matrix(s.name, s.rows, s.cols);
   }
-  if (c.tie_embeddings) w.output = w.embed;
+  // llama.cpp's converter writes output.weight even for tied embeddings; supra leaves it out.
+  if (c.tie_embeddings)
+    w.output = b.has("output.weight") ? b.matrix("output.weight", c.vocab_size, c.dim) : w.embed;
   if (c.attention == AttentionKind::Linear && c.n_heads == c.n_kv_heads)
     for (LayerWeights& l : w.layers) {
       l.feat_k = l.feat_q;
