@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
                                {"i64", GgufValue::scalar(GgufType::Int64, -3)},
                                {"f32", GgufValue::f32(0.5f)},
                                {"bool", GgufValue::scalar(GgufType::Bool, 1)},
-                               {"tokens", GgufValue::string_array({"<unk>", "a", "\xe2\x96\x81b"})},
+                               {"tokens", GgufValue::string_array({"<unk>", "a", "\xe2\x96\x81" "b"})},
                                {"types", GgufValue::array(GgufType::Int32, {2, 1, 1})}};
     const std::vector<GgufTensorInfo> infos = {{"f32", DType::F32, {2, 3}}, {"f16", DType::F16, {4}},
                                                {"bf16", DType::BF16, {1, 2, 2}}, {"q8", DType::Q8_0, {2, 32}},

@@ -36,5 +36,13 @@ TEST(Quantize, BadFlagsAndExistingOutputAreErrors) {
   for (const auto& entry : fs::directory_iterator(dir.path())) ADD_FAILURE() << "left behind: " << entry.path();
 }
 
+TEST(Quantize, ATruncatedGgufIsAnError) {
+  TempDir dir;
+  const fs::path out = dir.path() / "q8";
+  ASSERT_EQ(run_cli("quantize -m " + q(stories()) + " -o " + q(out) + " --type q8").exit_code, 0);
+  fs::resize_file(out / "model.gguf", fs::file_size(out / "model.gguf") / 2);
+  expect_error(run_cli("generate -m " + q(out) + " -p 'Once' -n 4"), "truncated");
+}
+
 }  // namespace
 }  // namespace supra::test::cli
