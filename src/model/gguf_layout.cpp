@@ -16,7 +16,8 @@ std::vector<GgufSlot> gguf_slots(Weights& w, const ModelConfig& c) {
   const std::int64_t vd = c.format == ConfigFormat::HuggingFace ? c.head_dim : c.v_dim;
   std::vector<GgufSlot> s;
   auto matrix = [&](std::string name, kernels::Matrix& m, std::int64_t rows, std::int64_t cols, int rope_heads = 0) {
-    s.push_back({std::move(name), &m, nullptr, rows, cols, llama ? rope_heads : 0});
+    // Only rotated rows need llama.cpp's pair order (and only even head widths can be paired).
+    s.push_back({std::move(name), &m, nullptr, rows, cols, llama && c.rotary ? rope_heads : 0});
   };
   auto vector = [&](std::string name, std::vector<float>& v, std::int64_t n) {
     s.push_back({std::move(name), nullptr, &v, n, 1, 0});

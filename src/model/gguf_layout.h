@@ -20,7 +20,7 @@ struct GgufSlot {
   kernels::Matrix* matrix = nullptr;  // [rows, cols]
   std::vector<float>* vector = nullptr;  // [rows]
   std::int64_t rows = 0, cols = 0;
-  int rope_heads = 0;  // > 0: q/k rows of this many heads, stored permuted in arch "llama"
+  int rope_heads = 0;  // > 0: q/k rows of this many heads, stored permuted (arch "llama" with rotary)
 };
 
 // "llama" for the softmax teacher (so llama.cpp runs it), "supra" for SUPRA models.
