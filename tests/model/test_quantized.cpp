@@ -140,6 +140,12 @@ TEST(GgufModel, FallbackTypesAndTheStoredLayout) {
   EXPECT_FALSE(supra.has("blk.3.attn_feat_k.weight"));  // H == Hkv: one kernel
 }
 
+TEST(GgufModel, ATorchBinInputGivesTheSameModel) {
+  TempDir dir;
+  quantize_model(golden("supra_gqa-bin"), dir.path() / "from-bin", DType::F32);
+  EXPECT_EQ(rel_error(dir.path() / "from-bin", golden("supra_gqa"), Mode::Recurrent), 0.0);
+}
+
 TEST(GgufModel, MismatchesAreErrors) {
   TempDir dir;
   quantize_model(golden("supra_gqa"), dir.path() / "q8", DType::Q8_0);
