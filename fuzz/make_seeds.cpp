@@ -10,6 +10,7 @@
 #include <bzlib.h>
 
 #include "file_builders.h"
+#include "io/gguf.h"
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "io/zip_archive.h"
@@ -73,6 +74,29 @@ int main(int argc, char** argv) {
                    {{"a.weight", DType::F32, {2, 3}, std::as_bytes(std::span(f32))},
                     {"b.bias", DType::BF16, {3}, std::as_bytes(std::span(bf16))}},
                    {{"format", "pt"}});
+
+  // gguf: every metadata value type, an array of strings, one tensor of each supported type.
+  {
+    const GgufMetadata meta = {{"general.architecture", GgufValue::string("llama")},
+                               {"general.alignment", GgufValue::scalar(GgufType::Uint32, 32)},
+                               {"u8", GgufValue::scalar(GgufType::Uint8, 7)},
+                               {"i64", GgufValue::scalar(GgufType::Int64, -3)},
+                               {"f32", GgufValue::f32(0.5f)},
+                               {"bool", GgufValue::scalar(GgufType::Bool, 1)},
+                               {"tokens", GgufValue::string_array({"<unk>", "a", "\xe2\x96\x81" "b"})},
+                               {"types", GgufValue::array(GgufType::Int32, {2, 1, 1})}};
+    const std::vector<GgufTensorInfo> infos = {{"f32", DType::F32, {2, 3}}, {"f16", DType::F16, {4}},
+                                               {"bf16", DType::BF16, {1, 2, 2}}, {"q8", DType::Q8_0, {2, 32}},
+                                               {"q4", DType::Q4_0, {1, 64}}};
+    fs::create_directories(out / "gguf");
+    write_gguf(out / "gguf" / "small.gguf", meta, infos, [&](std::size_t i) {
+      const auto& t = infos[i];
+      std::int64_t rows = 1;
+      for (std::size_t d = 0; d + 1 < t.shape.size(); ++d) rows *= t.shape[d];
+      return std::vector<std::byte>(static_cast<std::size_t>(rows) * dtype_row_bytes(t.dtype, t.shape.back()),
+                                    std::byte{0x11});
+    });
+  }
 
   // pickles: both flavours torch.save writes (plain dict, OrderedDict with _metadata).
   const std::string ordered = real_pickle(golden / "supra_gqa-bin" / "pytorch_model.bin");

@@ -43,6 +43,16 @@ class Tokenizer {
   bool add_eos() const;
   std::string piece(TokenId id) const;
 
+  // Every piece of the SentencePiece model with its score and kind, in id order (what GGUF's
+  // tokenizer.ggml.tokens / scores / token_type hold).
+  enum class PieceKind { Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6 };  // llama.cpp's ids
+  struct VocabEntry {
+    std::string piece;
+    float score = 0;
+    PieceKind kind = PieceKind::Normal;
+  };
+  std::vector<VocabEntry> vocabulary() const;
+
  private:
   friend class TextStreamer;
   Tokenizer();

@@ -8,6 +8,12 @@
 
 namespace supra {
 
+// Asks the kernel to drop the resident pages of [data, data + n) (whole pages inside it):
+// streaming a big checkpoint once then stays at a bounded resident size. Advisory: the bytes
+// stay readable (they are paged in again if touched; anonymous memory goes to swap, never
+// lost), and a kernel without MADV_PAGEOUT ignores it.
+void release_pages(const std::byte* data, std::size_t n);
+
 class MappedFile {
  public:
   // Throws supra::Error naming the path and the system's reason when the file cannot be

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "model/gguf_layout.h"
 #include "supra/error.h"
 
 namespace supra {
@@ -12,7 +13,12 @@ namespace {
 
 using kernels::Matrix;
 
-bool is_float_type(DType t) { return t == DType::F32 || t == DType::BF16 || t == DType::F16; }
+bool is_weight_type(DType t) {
+  return t == DType::F32 || t == DType::BF16 || t == DType::F16 || is_block_quantized(t);
+}
+
+// The alignment kernels may assume for a matrix's rows: blocks are read bytewise.
+std::size_t alignment_of(DType t) { return is_block_quantized(t) ? 2 : dtype_size(t); }
 
 // Looks tensors up by name, checks shape and type, and records which names were used so
 // that leftovers can be reported.
@@ -25,11 +31,22 @@ class Binder {
   Matrix matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
     const TensorView& t = view(name, {rows, cols});
     const std::byte* data = t.data;
-    if (reinterpret_cast<std::uintptr_t>(data) % dtype_size(t.dtype) != 0) {
+    if (reinterpret_cast<std::uintptr_t>(data) % alignment_of(t.dtype) != 0) {
       auto& copy = w_.owned.emplace_back(t.data, t.data + t.nbytes);  // std::vector aligns for any scalar
       data = copy.data();
     }
     return Matrix{t.dtype, rows, cols, data};
+  }
+
+  // A q/k matrix stored with llama.cpp's rotary row permutation, back in HF row order (a copy).
+  Matrix unpermuted(const std::string& name, std::int64_t rows, std::int64_t cols, int heads) {
+    const TensorView& t = view(name, {rows, cols});
+    const std::size_t rb = dtype_row_bytes(t.dtype, cols);
+    auto& copy = w_.owned.emplace_back(t.nbytes);
+    for (std::int64_t s = 0; s < rows; ++s)
+      std::memcpy(copy.data() + static_cast<std::size_t>(rope_hf_row(s, rows, heads)) * rb,
+                  t.data + static_cast<std::size_t>(s) * rb, rb);
+    return Matrix{t.dtype, rows, cols, copy.data()};
   }
 
   std::vector<float> vector(const std::string& name, std::int64_t n) { return to_f32(view(name, {n})); }
@@ -63,9 +80,9 @@ class Binder {
       throw Error(ckpt_.describe() + ": tensor " + full + " has shape " + t.shape_string() + ", expected " +
                   expected.shape_string());
     }
-    if (!is_float_type(t.dtype))
+    if (!is_weight_type(t.dtype))
       throw Error(ckpt_.describe() + ": tensor " + full + " has type " + std::string(dtype_name(t.dtype)) +
-                  ", expected F32, BF16 or F16");
+                  ", expected F32, BF16, F16, Q8_0 or Q4_0");
     return t;
   }
 
@@ -135,11 +152,38 @@ void bind_hf(Binder& b, const ModelConfig& c, Weights& w) {
   }
 }
 
+// GGUF files (docs/QUANTIZATION.md): the names of gguf_layout's table, q/k rows un-permuted
+// for arch "llama".
+void bind_gguf(Binder& b, const Checkpoint& ckpt, const ModelConfig& c, Weights& w) {
+  const std::string arch = *ckpt.metadata("general.architecture");
+  if (arch != gguf_architecture(c))
+    throw Error(ckpt.describe() + ": general.architecture is \"" + arch + "\" but config.json describes a \"" +
+                gguf_architecture(c) + "\" model");
+  for (const GgufSlot& s : gguf_slots(w, c)) {
+    if (s.vector)
+      *s.vector = b.vector(s.name, s.rows);
+    else
+      *s.matrix = s.rope_heads > 0 ? b.unpermuted(s.name, s.rows, s.cols, s.rope_heads) : b.matrix(s.name, s.rows, s.cols);
+  }
+  // llama.cpp's converter writes output.weight even for tied embeddings; supra leaves it out.
+  if (c.tie_embeddings)
+    w.output = b.has("output.weight") ? b.matrix("output.weight", c.vocab_size, c.dim) : w.embed;
+  if (c.attention == AttentionKind::Linear && c.n_heads == c.n_kv_heads)
+    for (LayerWeights& l : w.layers) {
+      l.feat_k = l.feat_q;
+      l.feat_k_bias = l.feat_q_bias;
+    }
+}
+
 }  // namespace
 
 Weights bind_weights(const Checkpoint& checkpoint, const ModelConfig& config) {
   Weights w;
-  if (config.format == ConfigFormat::HuggingFace) {
+  if (checkpoint.metadata("general.architecture")) {
+    Binder b(checkpoint, "", w);
+    bind_gguf(b, checkpoint, config, w);
+    b.check_all_used();
+  } else if (config.format == ConfigFormat::HuggingFace) {
     Binder b(checkpoint, "", w);
     bind_hf(b, config, w);
     b.check_all_used();

@@ -79,6 +79,22 @@ struct Tokenizer::Impl {
   }
 };
 
+std::vector<Tokenizer::VocabEntry> Tokenizer::vocabulary() const {
+  const auto& sp = impl_->sp;
+  std::vector<VocabEntry> out(static_cast<std::size_t>(sp.GetPieceSize()));
+  for (int id = 0; id < sp.GetPieceSize(); ++id) {
+    VocabEntry& e = out[static_cast<std::size_t>(id)];
+    e.piece = sp.IdToPiece(id);
+    e.score = sp.GetScore(id);
+    e.kind = sp.IsUnknown(id)       ? PieceKind::Unknown
+             : sp.IsControl(id)     ? PieceKind::Control
+             : sp.IsByte(id)        ? PieceKind::Byte
+             : sp.IsUnused(id)      ? PieceKind::Unused
+                                    : PieceKind::Normal;  // this SentencePiece cannot tell user-defined pieces apart
+  }
+  return out;
+}
+
 Tokenizer::Tokenizer() : impl_(std::make_unique<Impl>()) {}
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;

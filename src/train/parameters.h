@@ -3,6 +3,7 @@
 // Gradients and optimizer moments are ParameterSets of the same names and shapes.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -24,21 +25,22 @@ struct Parameter {
 class ParameterSet {
  public:
   // Adds a zero-filled tensor; throws supra::Error when the name is taken.
+  // References stay valid as more tensors are added (the storage is a deque).
   Parameter& add(std::string name, std::vector<std::int64_t> shape);
   Parameter& at(std::string_view name);  // throws supra::Error naming the tensor when absent
   const Parameter& at(std::string_view name) const;
   const Parameter* find(std::string_view name) const;
   bool has(std::string_view name) const { return find(name) != nullptr; }
 
-  std::vector<Parameter>& all() { return params_; }
-  const std::vector<Parameter>& all() const { return params_; }
+  std::deque<Parameter>& all() { return params_; }
+  const std::deque<Parameter>& all() const { return params_; }
   std::int64_t numel() const;
 
   ParameterSet zeros_like() const;  // same names, shapes and order, all zero
   void fill_zero();
 
  private:
-  std::vector<Parameter> params_;
+  std::deque<Parameter> params_;
   std::unordered_map<std::string, std::size_t> index_;
 };
 

@@ -14,6 +14,7 @@ void add_info(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_perplexity(CLI::App& app);
+void add_quantize(CLI::App& app);
 void add_linearize(CLI::App& app);
 void add_tokenize_data(CLI::App& app);
 void add_train(CLI::App& app);

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   supra::cli::add_serve(app);
   supra::cli::add_eval(app);
   supra::cli::add_perplexity(app);
+  supra::cli::add_quantize(app);
   supra::cli::add_bench(app);
   supra::cli::add_linearize(app);
   supra::cli::add_tokenize_data(app);

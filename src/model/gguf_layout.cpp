@@ -1,0 +1,144 @@
+// The GGUF name table and keys (docs/QUANTIZATION.md lists them).
+#include "model/gguf_layout.h"
+
+namespace supra {
+
+std::string gguf_architecture(const ModelConfig& c) {
+  return c.attention == AttentionKind::Softmax ? "llama" : "supra";
+}
+
+std::vector<GgufSlot> gguf_slots(Weights& w, const ModelConfig& c) {
+  const std::int64_t D = c.dim, H = c.n_heads, Hkv = c.n_kv_heads, F = c.ffn_dim, V = c.vocab_size;
+  const bool linear = c.attention == AttentionKind::Linear;
+  const bool llama = gguf_architecture(c) == "llama";
+  // The width of q/k per head: SUPRA projects with dh, the softmax attention with dqk (== dh).
+  const std::int64_t qk = linear ? c.head_dim : c.qk_dim;
+  const std::int64_t vd = c.format == ConfigFormat::HuggingFace ? c.head_dim : c.v_dim;
+  std::vector<GgufSlot> s;
+  auto matrix = [&](std::string name, kernels::Matrix& m, std::int64_t rows, std::int64_t cols, int rope_heads = 0) {
+    // Only rotated rows need llama.cpp's pair order (and only even head widths can be paired).
+    s.push_back({std::move(name), &m, nullptr, rows, cols, llama && c.rotary ? rope_heads : 0});
+  };
+  auto vector = [&](std::string name, std::vector<float>& v, std::int64_t n) {
+    s.push_back({std::move(name), nullptr, &v, n, 1, 0});
+  };
+  matrix("token_embd.weight", w.embed, V, D);
+  vector("output_norm.weight", w.final_norm, D);
+  if (!c.tie_embeddings) matrix("output.weight", w.output, V, D);
+  w.layers.resize(static_cast<std::size_t>(c.n_layers));
+  for (int i = 0; i < c.n_layers; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    LayerWeights& l = w.layers[static_cast<std::size_t>(i)];
+    vector(p + "attn_norm.weight", l.attn_norm, D);
+    matrix(p + "attn_q.weight", l.wq, H * qk, D, c.n_heads);
+    matrix(p + "attn_k.weight", l.wk, Hkv * qk, D, c.n_kv_heads);
+    matrix(p + "attn_v.weight", l.wv, Hkv * vd, D);
+    matrix(p + "attn_output.weight", l.wo, D, H * vd);
+    vector(p + "ffn_norm.weight", l.ffn_norm, D);
+    matrix(p + "ffn_gate.weight", l.w_gate, F, D);
+    matrix(p + "ffn_up.weight", l.w_up, F, D);
+    matrix(p + "ffn_down.weight", l.w_down, D, F);
+    if (!linear) continue;
+    matrix(p + "attn_feat_q.weight", l.feat_q, H * c.qk_dim, H * c.head_dim);
+    vector(p + "attn_feat_q.bias", l.feat_q_bias, H * c.qk_dim);
+    if (H != Hkv) {
+      matrix(p + "attn_feat_k.weight", l.feat_k, Hkv * c.qk_dim, Hkv * c.head_dim);
+      vector(p + "attn_feat_k.bias", l.feat_k_bias, Hkv * c.qk_dim);
+    }
+    if (c.qk_norm) {
+      vector(p + "attn_q_norm.weight", l.q_norm, H * c.qk_dim);
+      vector(p + "attn_k_norm.weight", l.k_norm, H * c.qk_dim);
+    }
+  }
+  return s;
+}
+
+std::int64_t rope_stored_row(std::int64_t r, std::int64_t rows, int heads) {
+  const std::int64_t d = rows / heads, half = d / 2;
+  const std::int64_t h = r / d, i = (r % d) / half, j = r % half;
+  return h * d + 2 * j + i;
+}
+
+std::int64_t rope_hf_row(std::int64_t s, std::int64_t rows, int heads) {
+  const std::int64_t d = rows / heads, half = d / 2;
+  const std::int64_t h = s / d, j = (s % d) / 2, i = s % 2;
+  return h * d + i * half + j;
+}
+
+namespace {
+
+// llama.cpp's llama_ftype for files whose matrices are all of one type.
+std::int64_t file_type(DType t) {
+  switch (t) {
+    case DType::F32: return 0;
+    case DType::F16: return 1;
+    case DType::Q4_0: return 2;
+    case DType::Q8_0: return 7;
+    case DType::BF16: return 32;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+GgufMetadata gguf_metadata(const ModelConfig& c, const std::string& name, DType matrix_type, const Tokenizer* tok) {
+  const std::string arch = gguf_architecture(c);
+  const bool linear = c.attention == AttentionKind::Linear;
+  const std::int64_t qk = linear ? c.head_dim : c.qk_dim;
+  const std::int64_t vd = c.format == ConfigFormat::HuggingFace ? c.head_dim : c.v_dim;
+  auto u32 = [](std::int64_t v) { return GgufValue::scalar(GgufType::Uint32, v); };
+  auto boolean = [](bool v) { return GgufValue::scalar(GgufType::Bool, v ? 1 : 0); };
+  GgufMetadata m = {
+      {"general.architecture", GgufValue::string(arch)},
+      {"general.name", GgufValue::string(name)},
+      {"general.file_type", u32(file_type(matrix_type))},
+      {"general.quantization_version", u32(2)},
+      {"general.alignment", u32(32)},
+      {arch + ".vocab_size", u32(c.vocab_size)},
+      {arch + ".context_length", u32(c.seq_len)},
+      {arch + ".embedding_length", u32(c.dim)},
+      {arch + ".block_count", u32(c.n_layers)},
+      {arch + ".feed_forward_length", u32(c.ffn_dim)},
+      {arch + ".attention.head_count", u32(c.n_heads)},
+      {arch + ".attention.head_count_kv", u32(c.n_kv_heads)},
+      {arch + ".attention.key_length", u32(qk)},
+      {arch + ".attention.value_length", u32(vd)},
+      {arch + ".attention.layer_norm_rms_epsilon", GgufValue::f32(c.norm_eps)},
+      {arch + ".rope.freq_base", GgufValue::f32(static_cast<float>(c.rope_base))},
+      {arch + ".rope.dimension_count", u32(c.rotary ? qk : 0)},
+  };
+  // Every config field, so a reader needs nothing but this file to rebuild the config.
+  m.emplace_back("supra.config_format", GgufValue::string(c.format == ConfigFormat::OpenLM ? "openlm" : "hf"));
+  m.emplace_back("supra.model_type", GgufValue::string(c.model_type));
+  m.emplace_back("supra.attention", GgufValue::string(linear ? "linear" : "softmax"));
+  m.emplace_back("supra.head_dim", u32(c.head_dim));
+  m.emplace_back("supra.qk_head_dim", u32(c.qk_dim));
+  m.emplace_back("supra.v_head_dim", u32(c.v_dim));
+  m.emplace_back("supra.rotary", boolean(c.rotary));
+  m.emplace_back("supra.rotary_scale", GgufValue::f32(static_cast<float>(c.rope_scale)));
+  m.emplace_back("supra.apply_qk_norm", boolean(c.qk_norm));
+  m.emplace_back("supra.use_decay", boolean(c.use_decay));
+  m.emplace_back("supra.use_retnet_slopes", boolean(c.retnet_slopes));
+  if (c.decay_start) m.emplace_back("supra.decay_start", GgufValue::f32(static_cast<float>(*c.decay_start)));
+  m.emplace_back("supra.weight_tying", boolean(c.tie_embeddings));
+  if (!tok) return m;
+  std::vector<std::string> pieces;
+  std::vector<float> scores;
+  std::vector<std::int64_t> kinds;
+  for (const Tokenizer::VocabEntry& e : tok->vocabulary()) {
+    pieces.push_back(e.piece);
+    scores.push_back(e.score);
+    kinds.push_back(static_cast<std::int64_t>(e.kind));
+  }
+  m.emplace_back("tokenizer.ggml.model", GgufValue::string("llama"));
+  m.emplace_back("tokenizer.ggml.tokens", GgufValue::string_array(std::move(pieces)));
+  m.emplace_back("tokenizer.ggml.scores", GgufValue::f32_array(std::move(scores)));
+  m.emplace_back("tokenizer.ggml.token_type", GgufValue::array(GgufType::Int32, std::move(kinds)));
+  if (tok->bos_id() >= 0) m.emplace_back("tokenizer.ggml.bos_token_id", u32(tok->bos_id()));
+  if (tok->eos_id() >= 0) m.emplace_back("tokenizer.ggml.eos_token_id", u32(tok->eos_id()));
+  m.emplace_back("tokenizer.ggml.add_bos_token", boolean(tok->add_bos()));
+  m.emplace_back("tokenizer.ggml.add_eos_token", boolean(tok->add_eos()));
+  return m;
+}
+
+}  // namespace supra

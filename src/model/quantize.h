@@ -1,0 +1,24 @@
+// supra quantize: a model folder (any supported weights format) to a folder holding
+// model.gguf in the chosen weight type, config.json and the tokenizer files.
+#pragma once
+#include <filesystem>
+
+#include "model/gguf_layout.h"
+
+namespace supra {
+
+// The type a tensor is stored in when matrices are asked to be `matrix_type`: vectors (norm
+// gains, biases) stay F32; a matrix whose rows are not whole 32-element blocks falls back to
+// BF16 when Q8_0/Q4_0 is asked.
+DType storage_type(const GgufSlot& slot, DType matrix_type);
+
+// Streams tensor by tensor: each output tensor is built row by row from the mapped source and
+// the source pages are released after it, so the resident size stays near the largest tensor.
+// Writes into a temporary folder beside `out_dir` and renames it: `out_dir` appears complete
+// or not at all. Throws supra::Error when out_dir exists.
+void quantize_model(const std::filesystem::path& model_dir, const std::filesystem::path& out_dir, DType matrix_type);
+
+// The GGUF file alone (what quantize_model writes as model.gguf).
+void write_model_gguf(const std::filesystem::path& model_dir, const std::filesystem::path& gguf_path, DType matrix_type);
+
+}  // namespace supra
