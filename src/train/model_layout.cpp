@@ -53,7 +53,7 @@ class Binder {
       throw Error("parameters: tensor " + full + " has shape " + shape_string(p.shape) + ", expected " +
                   shape_string(shape));
     used_.insert(full);
-    return static_cast<std::size_t>(&p - params_.all().data());
+    return params_.index_of(full);
   }
 
   const ParameterSet& params_;

@@ -26,6 +26,12 @@ const Parameter* ParameterSet::find(std::string_view name) const {
   return it == index_.end() ? nullptr : &params_[it->second];
 }
 
+std::size_t ParameterSet::index_of(std::string_view name) const {
+  auto it = index_.find(std::string(name));
+  if (it == index_.end()) throw Error("no parameter named " + std::string(name));
+  return it->second;
+}
+
 const Parameter& ParameterSet::at(std::string_view name) const {
   const Parameter* p = find(name);
   if (p == nullptr) throw Error("no parameter named " + std::string(name));

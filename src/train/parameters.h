@@ -31,6 +31,7 @@ class ParameterSet {
   const Parameter& at(std::string_view name) const;
   const Parameter* find(std::string_view name) const;
   bool has(std::string_view name) const { return find(name) != nullptr; }
+  std::size_t index_of(std::string_view name) const;  // position in all(); throws like at()
 
   std::deque<Parameter>& all() { return params_; }
   const std::deque<Parameter>& all() const { return params_; }
