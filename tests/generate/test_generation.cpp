@@ -70,6 +70,27 @@ TEST(Generation, Stories260KTeacherForcedLogits) {
   }
 }
 
+// The default model (stories260K up-trained into SUPRA, docs/UPTRAINING.md): the three modes
+// give the same logits and the same greedy continuation.
+TEST(Generation, DefaultSupraModelAgreesInEveryMode) {
+  const Model model = Model::load(stories().parent_path() / "stories260K-supra");
+  ASSERT_EQ(model.config().attention, AttentionKind::Linear);
+  const std::vector<TokenId> ids = read_ids(data_dir() / "stories260K" / "greedy_t0_n256.ids.txt");  // 257 real tokens
+  std::vector<std::vector<float>> logits;
+  for (Mode mode : {Mode::Parallel, Mode::Recurrent, Mode::Hybrid}) {
+    State state = model.new_state();
+    logits.push_back(model.forward(ids, state, mode, LogitsWanted::All));
+  }
+  for (int m = 1; m < 3; ++m) {
+    const Diff d = compare(logits[m], logits[0]);
+    EXPECT_LT(d.rel(), 1e-5) << "mode " << m << " max |diff| " << d.max_abs;
+  }
+  const std::vector<TokenId> prompt(ids.begin(), ids.begin() + 8);
+  const auto want = generate(model, prompt, greedy(64, Mode::Parallel)).tokens;
+  EXPECT_EQ(generate(model, prompt, greedy(64, Mode::Recurrent)).tokens, want);
+  EXPECT_EQ(generate(model, prompt, greedy(64, Mode::Hybrid)).tokens, want);
+}
+
 TEST(Generation, StopsAfterTheStopId) {
   const Model model = Model::load(stories());
   const auto free_run = generate(model, {1}, greedy(5, Mode::Hybrid));
