@@ -69,6 +69,47 @@ TEST(WriteFaults, DiskFullLeavesThePreviousFile) {
   }
 }
 
+// Writers of whole folders (a converted model) refuse an existing output, so the fault must
+// leave nothing at all: no half-written folder under the final name, no temporary folder.
+TEST(WriteFaults, DiskFullWhileConvertingLeavesNoOutput) {
+  const std::string converters[] = {
+      "quantize -m '" + kModel + "' --type f32 -o ",
+      "linearize -m '" + kModel + "' -o ",
+  };
+  for (const std::string& command : converters) {
+    SCOPED_TRACE(command);
+    TempDir dir;
+    const fs::path target = dir.path() / "converted";
+    const auto r = run_cli(command + "'" + target.string() + "'", "trap '' XFSZ; ulimit -f 64; ");
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find("File too large"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(target));
+    EXPECT_EQ(entries(dir.path()), 0u);
+    const auto ok = run_cli(command + "'" + target.string() + "'");  // and the same command works without the fault
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  }
+}
+
+// A token shard replaces its previous version only when complete.
+TEST(WriteFaults, DiskFullWhileTokenizingLeavesThePreviousShard) {
+  TempDir dir;
+  const fs::path text = dir.path() / "text.txt", shard = dir.path() / "corpus.bin";
+  std::string story;
+  for (int i = 0; i < 400; ++i) story += "Once upon a time there was a little girl who liked to play. ";
+  write_file(text, story);
+  ASSERT_EQ(run_cli("tokenize-data -m '" + kModel + "' --out '" + shard.string() + "' '" + text.string() + "'").exit_code, 0);
+  const std::string before = read_file(shard);
+  ASSERT_GT(before.size(), 4096u);
+  write_file(text, story + story);
+  const auto r = run_cli("tokenize-data -m '" + kModel + "' --out '" + shard.string() + "' '" + text.string() + "'",
+                         "trap '' XFSZ; ulimit -f 8; ");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("File too large"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(shard), before);
+  EXPECT_EQ(entries(dir.path()), 2u);
+}
+
 TEST(WriteFaults, PermissionDeniedLeavesThePreviousFile) {
   // Root ignores permission bits, so as root the command runs as `nobody`.
   const bool root = ::geteuid() == 0;
