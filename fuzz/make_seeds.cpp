@@ -15,6 +15,7 @@
 #include "io/safetensors.h"
 #include "io/zip_archive.h"
 #include "serve/state_format.h"
+#include "train/token_shard.h"
 
 namespace fs = std::filesystem;
 using namespace supra;
@@ -149,6 +150,34 @@ int main(int argc, char** argv) {
       std::string(1, '\5') + "\"What is 2+2, \"\"exactly\"\"?\",1,2,3,4,3\n\x1e" + "dev question,a,b,c,d,0\nq2,a,b,c,d,1\n"};
   for (std::size_t i = 0; i < eval_seeds.size(); ++i)
     write(out / "eval_data" / ("format" + std::to_string(i)), eval_seeds[i]);
+
+  // Training checkpoints (first byte: the file kind, see fuzz_train_checkpoint.cpp).
+  const std::string state_json =
+      R"({"data_position": 48, "data_seed": 1, "epoch": 1, "format": "supra-train-checkpoint", )"
+      R"("settings": {"batch_size": "16", "lr": "0.001", "seq_len": "256", "steps": "3"}, "step": 3, )"
+      R"("tokens": 12288, "version": 1})";
+  const std::string log_csv =
+      "step,tokens,lr,loss,ce,z_loss,grad_norm,tok_s,val_loss\n"
+      "1,4096,3.3e-05,6.59,6.58,0.0119,50.7,2314.6,\n2,8192,6.6e-05,6.61,6.60,0.0122,46.6,2804.6,\n"
+      "3,12288,0.0001,6.4,6.39,0.011,40.1,2790.2,6.35\n";
+  write(out / "train_checkpoint" / "state", std::string(1, '\0') + state_json + "\x1e" + log_csv);
+  const std::vector<float> moments(12 + 3, 0.5f);
+  const auto span = std::as_bytes(std::span(moments));
+  save_safetensors(out / "tmp_optimizer.safetensors",
+                   {{"exp_avg.model.tok_embeddings.weight", DType::F32, {4, 3}, span.first(48)},
+                    {"exp_avg.model.norm.weight", DType::F32, {3}, span.subspan(48, 12)},
+                    {"exp_avg_sq.model.tok_embeddings.weight", DType::F32, {4, 3}, span.first(48)},
+                    {"exp_avg_sq.model.norm.weight", DType::F32, {3}, span.subspan(48, 12)}});
+  write(out / "train_checkpoint" / "optimizer", std::string(1, '\1') + read(out / "tmp_optimizer.safetensors"));
+  fs::remove(out / "tmp_optimizer.safetensors");
+  {
+    train::ShardWriter shard(out / "tmp_shard.bin", 512);
+    shard.add_document(std::vector<TokenId>{1, 403, 407, 261, 2});
+    shard.add_document(std::vector<TokenId>{1, 500, 2});
+    shard.finish();
+  }
+  write(out / "train_checkpoint" / "shard", std::string(1, '\2') + read(out / "tmp_shard.bin"));
+  fs::remove(out / "tmp_shard.bin");
 
   // Request bodies of every endpoint.
   const std::vector<std::string> bodies = {

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 build=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DSUPRA_FUZZ=ON -DSUPRA_BUILD_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-targets=(fuzz_safetensors fuzz_gguf fuzz_torch_zip fuzz_pickle fuzz_config fuzz_tokenizer fuzz_csv fuzz_eval_data fuzz_http_request
+targets=(fuzz_safetensors fuzz_gguf fuzz_torch_zip fuzz_pickle fuzz_config fuzz_tokenizer fuzz_csv fuzz_eval_data fuzz_train_checkpoint fuzz_http_request
   fuzz_state_import)
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}" fuzz_make_seeds
 
