@@ -1,6 +1,7 @@
 // Norms, activations and rotary: row-wise kernels of spec §2.2, §2.4, §3.5, §3.9.
 #include <cmath>
 
+#include "kernels/backward.h"
 #include "kernels/kernels.h"
 
 namespace supra::kernels {
@@ -42,14 +43,19 @@ void relu(float* x, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-void rope(float* x, std::int64_t T, std::int64_t heads, std::int64_t head_dim, std::int64_t rot_dim,
-          std::int64_t first_pos, const float* inv_freq) {
+namespace {
+
+// Rotates each head's channel pairs (i, i + rot_dim/2) by `direction` · pos · inv_freq[i]:
+// +1 is rope, −1 its inverse (the backward). The angle itself is the float32 product of the
+// reference; only the sine's sign changes, which is exact.
+void rotate_half_split(float* x, std::int64_t T, std::int64_t heads, std::int64_t head_dim, std::int64_t rot_dim,
+                       std::int64_t first_pos, const float* inv_freq, float direction) {
   const std::int64_t half = rot_dim / 2;
   for (std::int64_t t = 0; t < T; ++t) {
     const float pos = float(first_pos + t);
     for (std::int64_t i = 0; i < half; ++i) {
       const float angle = pos * inv_freq[i];
-      const float c = std::cos(angle), s = std::sin(angle);
+      const float c = std::cos(angle), s = direction * std::sin(angle);
       for (std::int64_t h = 0; h < heads; ++h) {
         float* xh = x + (t * heads + h) * head_dim;
         const float a = xh[i], b = xh[i + half];
@@ -58,6 +64,18 @@ void rope(float* x, std::int64_t T, std::int64_t heads, std::int64_t head_dim, s
       }
     }
   }
+}
+
+}  // namespace
+
+void rope(float* x, std::int64_t T, std::int64_t heads, std::int64_t head_dim, std::int64_t rot_dim,
+          std::int64_t first_pos, const float* inv_freq) {
+  rotate_half_split(x, T, heads, head_dim, rot_dim, first_pos, inv_freq, 1.0f);
+}
+
+void rope_backward(float* dx, std::int64_t T, std::int64_t heads, std::int64_t head_dim, std::int64_t rot_dim,
+                   std::int64_t first_pos, const float* inv_freq) {
+  rotate_half_split(dx, T, heads, head_dim, rot_dim, first_pos, inv_freq, -1.0f);
 }
 
 }  // namespace supra::kernels

@@ -70,24 +70,6 @@ void relu_backward(float* dy, const float* y, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-void rope_backward(float* dx, std::int64_t T, std::int64_t heads, std::int64_t head_dim, std::int64_t rot_dim,
-                   std::int64_t first_pos, const float* inv_freq) {
-  const std::int64_t half = rot_dim / 2;
-  for (std::int64_t t = 0; t < T; ++t) {
-    const float pos = float(first_pos + t);
-    for (std::int64_t i = 0; i < half; ++i) {
-      const float angle = pos * inv_freq[i];
-      const float c = std::cos(angle), s = std::sin(angle);
-      for (std::int64_t h = 0; h < heads; ++h) {
-        float* g = dx + (t * heads + h) * head_dim;
-        const float a = g[i], b = g[i + half];
-        g[i] = a * c + b * s;
-        g[i + half] = b * c - a * s;
-      }
-    }
-  }
-}
-
 CrossEntropySums cross_entropy_zloss(float* dlogits, const float* logits, const std::int32_t* targets,
                                      std::int64_t N, std::int64_t V, double z_coef) {
   double ce = 0.0, lse_sq = 0.0;
