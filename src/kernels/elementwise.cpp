@@ -1,7 +1,9 @@
 // Norms, activations and rotary: row-wise kernels of spec §2.2, §2.4, §3.5, §3.9.
 #include <cmath>
+#include <cstring>
 
 #include "kernels/backward.h"
+#include "kernels/group_stats.h"
 #include "kernels/kernels.h"
 
 namespace supra::kernels {
@@ -21,14 +23,8 @@ void group_norm(float* y, const float* x, std::int64_t T, std::int64_t H, std::i
   for (std::int64_t g = 0; g < T * H; ++g) {
     const float* xr = x + g * d;
     float* yr = y + g * d;
-    double mean = 0.0;
-    for (std::int64_t i = 0; i < d; ++i) mean += xr[i];
-    mean /= double(d);
-    double var = 0.0;
-    for (std::int64_t i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
-    var /= double(d);
-    const double inv = 1.0 / std::sqrt(var + double(eps));
-    for (std::int64_t i = 0; i < d; ++i) yr[i] = float((xr[i] - mean) * inv);
+    const GroupStats st = group_stats(xr, d, eps);
+    for (std::int64_t i = 0; i < d; ++i) yr[i] = float((xr[i] - st.mean) * st.inv_std);
   }
 }
 
@@ -37,6 +33,13 @@ void silu_mul(float* out, const float* gate, const float* up, std::int64_t n) {
     const float g = gate[i];
     out[i] = g / (1.0f + std::exp(-g)) * up[i];
   }
+}
+
+void repeat_kv_heads(float* dst, const float* src, std::int64_t T, std::int64_t Hkv, std::int64_t H, std::int64_t d) {
+  const std::int64_t r = H / Hkv;
+  for (std::int64_t t = 0; t < T; ++t)
+    for (std::int64_t h = 0; h < H; ++h)
+      std::memcpy(dst + (t * H + h) * d, src + (t * Hkv + h / r) * d, static_cast<std::size_t>(d) * sizeof(float));
 }
 
 void relu(float* x, std::int64_t n) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/backward.h"
+#include "kernels/group_stats.h"
 
 namespace supra::kernels {
 
@@ -33,13 +34,7 @@ void group_norm_backward(float* dx, const float* dy, const float* x, std::int64_
     const float* xr = x + g * d;
     const float* dyr = dy + g * d;
     float* dxr = dx + g * d;
-    double mean = 0.0;
-    for (std::int64_t i = 0; i < d; ++i) mean += xr[i];
-    mean /= double(d);
-    double var = 0.0;
-    for (std::int64_t i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
-    var /= double(d);
-    const double r = 1.0 / std::sqrt(var + double(eps));
+    const auto [mean, r] = group_stats(xr, d, eps);
     double mean_dy = 0.0, mean_dy_y = 0.0;
     for (std::int64_t i = 0; i < d; ++i) {
       mean_dy += dyr[i];

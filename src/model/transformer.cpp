@@ -26,13 +26,10 @@ void emit(const TraceFn& trace, const std::string& name, const Buffer& values) {
 
 std::string layer_name(int layer, const char* what) { return "l" + std::to_string(layer) + "." + what; }
 
-// Repeats kv heads to query heads: dst[T, H, d] from src[T, Hkv, d], head h <- ⌊h / r⌋ (spec §3.3).
+// Query-head view of kv-head rows (spec §3.3).
 Buffer repeat_heads(const Buffer& src, std::int64_t T, std::int64_t Hkv, std::int64_t H, std::int64_t d) {
   Buffer dst = zeros(T * H * d);
-  const std::int64_t r = H / Hkv;
-  for (std::int64_t t = 0; t < T; ++t)
-    for (std::int64_t h = 0; h < H; ++h)
-      std::memcpy(&dst[(t * H + h) * d], &src[(t * Hkv + h / r) * d], static_cast<std::size_t>(d) * sizeof(float));
+  kernels::repeat_kv_heads(dst.data(), src.data(), T, Hkv, H, d);
   return dst;
 }
 

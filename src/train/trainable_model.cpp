@@ -26,13 +26,10 @@ void add_into(Buffer& y, const Buffer& x) {
   for (std::size_t i = 0; i < y.size(); ++i) y[i] += x[i];
 }
 
-// dst[N, H, d] from src[N, Hkv, d]: query head h reads kv head ⌊h / r⌋ (spec §3.3).
+// Query-head view of kv-head rows (spec §3.3).
 Buffer repeat_heads(const Buffer& src, std::int64_t N, std::int64_t Hkv, std::int64_t H, std::int64_t d) {
   Buffer dst = zeros(N * H * d);
-  const std::int64_t r = H / Hkv;
-  for (std::int64_t t = 0; t < N; ++t)
-    for (std::int64_t h = 0; h < H; ++h)
-      std::memcpy(&dst[(t * H + h) * d], &src[(t * Hkv + h / r) * d], static_cast<std::size_t>(d) * sizeof(float));
+  kernels::repeat_kv_heads(dst.data(), src.data(), N, Hkv, H, d);
   return dst;
 }
 
