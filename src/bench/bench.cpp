@@ -78,8 +78,15 @@ double read_bandwidth_gb_s(int threads) {
   for (int pass = 0; pass < 5; ++pass) {
     const auto start = Clock::now();
     std::uint64_t total = 0;
-#pragma omp parallel for num_threads(nthreads) schedule(static) reduction(+ : total)
-    for (std::size_t i = 0; i < words; ++i) total += buf[i];
+    // Each thread sums one contiguous slice with the widest loads the CPU has (a plain loop
+    // compiled for the x86-64 baseline reads ~20% slower than the kernels do).
+#pragma omp parallel num_threads(nthreads) reduction(+ : total)
+    {
+      const auto n = static_cast<std::size_t>(omp_get_num_threads());
+      const auto id = static_cast<std::size_t>(omp_get_thread_num());
+      const std::size_t begin = words * id / n, end = words * (id + 1) / n;
+      total += kernels::simd::sum_words(buf.get() + begin, end - begin);
+    }
     const double s = seconds_since(start);
     sink += total;
     best = std::max(best, double(words * sizeof(std::uint64_t)) / s / 1e9);

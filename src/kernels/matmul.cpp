@@ -36,9 +36,9 @@ void matmul(float* y, const float* x, const Matrix& w, std::int64_t T) {
   // Below this many multiply-adds a thread team costs more than it saves (tiny models).
   constexpr std::int64_t kMinParallelWork = std::int64_t{1} << 18;
   // Rows per work item: enough to amortize scheduling, few enough to balance two threads.
-  constexpr std::int64_t kRowsPerItem = 16;
+  constexpr std::int64_t kRowsPerItem = 64;
   const std::int64_t items = (w.rows + kRowsPerItem - 1) / kRowsPerItem;
-#pragma omp parallel for schedule(static) if (w.rows * w.cols * T >= kMinParallelWork)
+#pragma omp parallel for schedule(dynamic, 1) if (w.rows * w.cols * T >= kMinParallelWork)
   for (std::int64_t i = 0; i < items; ++i) {
     const std::int64_t r0 = i * kRowsPerItem, r1 = std::min(w.rows, r0 + kRowsPerItem);
     simd::dot_rows(y, w, r0, r1, quantized ? nullptr : x, quantized ? xq.data() : nullptr, T);

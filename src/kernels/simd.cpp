@@ -59,6 +59,7 @@ HWY_INLINE void float_row(const Elem* w, std::int64_t cols, const float* x, std:
   for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = hn::Zero(df);
   std::int64_t c = 0;
   for (; c + 2 * N <= cols; c += 2 * N) {
+    __builtin_prefetch(w + c + 1024 / sizeof(Elem));  // ahead of the hardware prefetcher, row ends included
     const auto w0 = load_f32(df, w + c), w1 = load_f32(df, w + c + N);
     for (int t = 0; t < NT; ++t) {
       acc0[t] = hn::MulAdd(w0, hn::LoadU(df, x + t * ldx + c), acc0[t]);
@@ -141,34 +142,121 @@ HWY_INLINE void quant_row(const std::byte* w, std::int64_t nblocks, const QBlock
 // (unsigned × signed, so |w| against x·sign(w), llama.cpp's trick) where the portable path
 // widens to int16 first (4 widening shuffles per block, the port-5 bottleneck).
 // Limits: |w| ≤ 128 and |x| ≤ 127, so a pair sum ≤ 32512 never saturates int16.
+template <bool kQ4>
+HWY_INLINE __m256i unpack_block_avx2(const std::byte* block) {
+  if constexpr (kQ4) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);  // elements 16..31 high
+    return _mm256_sub_epi8(_mm256_and_si256(both, _mm256_set1_epi8(15)), _mm256_set1_epi8(8));
+  } else {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
+  }
+}
+
+// acc[t] += dw · x_t.d · Σ w·x_t over one block.
+template <int NT, bool kQ4>
+HWY_INLINE void block_dots_avx2(const std::byte* block, const QBlock* xq, std::int64_t stride, __m256* acc) {
+  const __m256i wv = unpack_block_avx2<kQ4>(block);
+  const __m256i aw = _mm256_sign_epi8(wv, wv);
+  const float dw = block_scale(block);
+  for (int t = 0; t < NT; ++t) {
+    const QBlock& xb = xq[t * stride];
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q));
+    const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv));
+    const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+    acc[t] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * xb.d), acc[t]);
+  }
+}
+
 template <int NT, bool kQ4>
 HWY_INLINE void quant_row_avx2(const std::byte* w, std::int64_t nblocks, const QBlock* xq, float* sums) {
   const std::size_t block_bytes = kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-  for (std::int64_t b = 0; b < nblocks; ++b) {
-    const std::byte* block = w + static_cast<std::size_t>(b) * block_bytes;
-    const float dw = block_scale(block);
-    __m256i wv;
-    if constexpr (kQ4) {
-      const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-      const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);  // elements 16..31 high
-      wv = _mm256_sub_epi8(_mm256_and_si256(both, _mm256_set1_epi8(15)), _mm256_set1_epi8(8));
-    } else {
-      wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
-    }
-    const __m256i aw = _mm256_sign_epi8(wv, wv);
-    for (int t = 0; t < NT; ++t) {
-      const QBlock& xb = xq[t * nblocks + b];
-      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q));
-      const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv));
-      const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
-      acc[t] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * xb.d), acc[t]);
-    }
+  // Two blocks per step into two sets of accumulators: with one set, the chain of dependent
+  // FMAs (4-5 cycles each) would set the pace for few activation rows instead of the loads.
+  __m256 even[NT], odd[NT];
+  for (int t = 0; t < NT; ++t) even[t] = odd[t] = _mm256_setzero_ps();
+  std::int64_t b = 0;
+  for (; b + 1 < nblocks; b += 2) {
+    block_dots_avx2<NT, kQ4>(w + static_cast<std::size_t>(b) * block_bytes, xq + b, nblocks, even);
+    block_dots_avx2<NT, kQ4>(w + static_cast<std::size_t>(b + 1) * block_bytes, xq + b + 1, nblocks, odd);
   }
+  if (b < nblocks) block_dots_avx2<NT, kQ4>(w + static_cast<std::size_t>(b) * block_bytes, xq + b, nblocks, even);
   const hn::Full256<float> df;
-  for (int t = 0; t < NT; ++t) sums[t] = hn::GetLane(hn::SumOfLanes(df, hn::Vec256<float>{acc[t]}));
+  for (int t = 0; t < NT; ++t)
+    sums[t] = hn::GetLane(hn::SumOfLanes(df, hn::Vec256<float>{_mm256_add_ps(even[t], odd[t])}));
+}
+
+// Four weight rows against one activation row (decode): each activation block is loaded once
+// for four rows, and the rows' integer block sums are folded into one vector so that one
+// convert and one FMA serve all four, where quant_row_avx2 spends them per row and block.
+// Q4_0 multiplies the unsigned nibbles (0..15) directly and subtracts 8·Σx per half block once
+// for all rows: Σ (q − 8)·x = Σ q·x − 8·Σ x.
+//
+// Four rows read side by side are four short streams (a 4096-wide Q4_0 row is 36 cache lines),
+// too short for the hardware prefetchers to pick up; so while one group of four rows is
+// multiplied, the next group (`next`, contiguous after it) is prefetched evenly over its blocks.
+template <bool kQ4>
+HWY_INLINE void quant_rows4_avx2(const std::byte* w, std::size_t row_bytes, std::int64_t nblocks, const QBlock* xq,
+                                 const std::byte* next, float* sums) {
+  const std::size_t block_bytes = kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
+  const std::size_t prefetch_step = (4 * row_bytes + static_cast<std::size_t>(nblocks) - 1) / static_cast<std::size_t>(nblocks);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  __m256 acc = _mm256_setzero_ps();
+  for (std::int64_t b = 0; b < nblocks; ++b) {
+    if (next) {
+      const std::byte* from = next + static_cast<std::size_t>(b) * prefetch_step;
+      for (std::size_t off = 0; off < prefetch_step; off += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(from + off), _MM_HINT_T0);
+    }
+    const std::byte* block = w + static_cast<std::size_t>(b) * block_bytes;
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[b].q));
+    __m256i p[4];
+    __m128i scales = _mm_setzero_si128();
+    for (int i = 0; i < 4; ++i) {
+      const std::byte* bi = block + static_cast<std::size_t>(i) * row_bytes;
+      std::uint16_t scale_bits;
+      std::memcpy(&scale_bits, bi, 2);
+      scales = _mm_insert_epi16(scales, scale_bits, i);
+      if constexpr (kQ4) {
+        const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bi + 2));
+        const __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(15));
+        p[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv), ones16);
+      } else {
+        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bi + 2));
+        p[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv)), ones16);
+      }
+    }
+    // Lanes [r0 r1 r2 r3 | r0 r1 r2 r3]: each row's sum over elements 0..15 | 16..31.
+    __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+    if constexpr (kQ4) {
+      __m256i xs = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), xv), ones16);
+      xs = _mm256_hadd_epi32(xs, xs);
+      xs = _mm256_hadd_epi32(xs, xs);  // every lane of a half: Σ x over that half
+      s = _mm256_sub_epi32(s, _mm256_slli_epi32(xs, 3));
+    }
+    const __m128 d = _mm_cvtph_ps(scales);  // the four rows' block scales
+    const __m256 dd = _mm256_mul_ps(_mm256_set_m128(d, d), _mm256_set1_ps(xq[b].d));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), dd, acc);
+  }
+  _mm_storeu_ps(sums, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
+}
+
+// One activation row against rows [r0, r1) of a Q8_0/Q4_0 matrix, four rows at a time.
+HWY_INLINE void quant_rows_avx2(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const QBlock* xq) {
+  const bool q4 = w.dtype == DType::Q4_0;
+  const std::size_t row_bytes = w.row_bytes();
+  const std::int64_t nblocks = w.cols / kQuantBlock;
+  std::int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const std::byte* rows = w.data + static_cast<std::size_t>(r) * row_bytes;
+    const std::byte* next = r + 8 <= w.rows ? rows + 4 * row_bytes : nullptr;  // may be the next item's
+    q4 ? quant_rows4_avx2<true>(rows, row_bytes, nblocks, xq, next, y + r)
+       : quant_rows4_avx2<false>(rows, row_bytes, nblocks, xq, next, y + r);
+  }
+  for (; r < r1; ++r) {
+    const std::byte* row = w.data + static_cast<std::size_t>(r) * row_bytes;
+    q4 ? quant_row_avx2<1, true>(row, nblocks, xq, y + r) : quant_row_avx2<1, false>(row, nblocks, xq, y + r);
+  }
 }
 #endif
 
@@ -201,6 +289,9 @@ HWY_INLINE void row_dots(const Matrix& w, std::int64_t r, const float* x, const 
 
 void DotRows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
              std::int64_t T) {
+#if HWY_TARGET == HWY_AVX2
+  if (T == 1 && xq) return quant_rows_avx2(y, w, r0, r1, xq);
+#endif
   const std::int64_t nblocks = w.cols / kQuantBlock;
   float sums[kRowsPerPass];
   for (std::int64_t r = r0; r < r1; ++r) {
@@ -304,6 +395,22 @@ void LinearAttentionStep(float* o, float* S, const float* q, const float* k, con
   }
 }
 
+std::uint64_t SumWords(const std::uint64_t* p, std::size_t n) {
+  const hn::ScalableTag<std::uint64_t> d;
+  const std::size_t N = hn::Lanes(d);
+  auto a0 = hn::Zero(d), a1 = a0, a2 = a0, a3 = a0;
+  std::size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    a0 = hn::Add(a0, hn::LoadU(d, p + i));
+    a1 = hn::Add(a1, hn::LoadU(d, p + i + N));
+    a2 = hn::Add(a2, hn::LoadU(d, p + i + 2 * N));
+    a3 = hn::Add(a3, hn::LoadU(d, p + i + 3 * N));
+  }
+  std::uint64_t total = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
+  for (; i < n; ++i) total += p[i];
+  return total;
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace supra::kernels::simd
 HWY_AFTER_NAMESPACE();
@@ -315,6 +422,9 @@ HWY_EXPORT(DotRows);
 HWY_EXPORT(QuantizeActivations);
 HWY_EXPORT(DecodeRows);
 HWY_EXPORT(LinearAttentionStep);
+HWY_EXPORT(SumWords);
+
+std::uint64_t sum_words(const std::uint64_t* p, std::size_t n) { return HWY_DYNAMIC_DISPATCH(SumWords)(p, n); }
 
 void dot_rows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
               std::int64_t T) {

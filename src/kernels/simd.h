@@ -34,6 +34,10 @@ void decode_rows(float* out, const Matrix& w, std::int64_t r0, std::int64_t r1);
 void linear_attention_step(float* o, float* S, const float* q, const float* k, const float* v, std::int64_t dqk,
                            std::int64_t dv, float gamma, float scale);
 
+// Σ p[i] with the widest loads and four independent sums: a read that only memory limits
+// (the bandwidth probe of `supra bench`).
+std::uint64_t sum_words(const std::uint64_t* p, std::size_t n);
+
 // The Highway targets compiled in and supported by this CPU (bit values of HWY_*), best last,
 // the name of one, and forcing one for tests (0 restores the CPU's own choice).
 std::vector<std::int64_t> available_targets();

@@ -1,6 +1,10 @@
 // The GGUF name table and keys (docs/QUANTIZATION.md lists them).
 #include "model/gguf_layout.h"
 
+#include <cstdio>
+
+#include "supra/error.h"
+
 namespace supra {
 
 std::string gguf_architecture(const ModelConfig& c) {
@@ -17,14 +21,18 @@ std::vector<GgufSlot> gguf_slots(Weights& w, const ModelConfig& c) {
   std::vector<GgufSlot> s;
   auto matrix = [&](std::string name, kernels::Matrix& m, std::int64_t rows, std::int64_t cols, int rope_heads = 0) {
     // Only rotated rows need llama.cpp's pair order (and only even head widths can be paired).
-    s.push_back({std::move(name), &m, nullptr, rows, cols, llama && c.rotary ? rope_heads : 0});
+    s.push_back({std::move(name), &m, nullptr, rows, cols, llama && c.rotary ? rope_heads : 0, false});
   };
   auto vector = [&](std::string name, std::vector<float>& v, std::int64_t n) {
-    s.push_back({std::move(name), nullptr, &v, n, 1, 0});
+    s.push_back({std::move(name), nullptr, &v, n, 1, 0, false});
   };
   matrix("token_embd.weight", w.embed, V, D);
+  s.back().output_projection = c.tie_embeddings;
   vector("output_norm.weight", w.final_norm, D);
-  if (!c.tie_embeddings) matrix("output.weight", w.output, V, D);
+  if (!c.tie_embeddings) {
+    matrix("output.weight", w.output, V, D);
+    s.back().output_projection = true;
+  }
   w.layers.resize(static_cast<std::size_t>(c.n_layers));
   for (int i = 0; i < c.n_layers; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
@@ -51,6 +59,10 @@ std::vector<GgufSlot> gguf_slots(Weights& w, const ModelConfig& c) {
     }
   }
   return s;
+}
+
+DType output_projection_type(DType matrix_type) {
+  return matrix_type == DType::Q4_0 ? DType::Q8_0 : matrix_type;
 }
 
 std::int64_t rope_stored_row(std::int64_t r, std::int64_t rows, int heads) {
@@ -81,7 +93,28 @@ std::int64_t file_type(DType t) {
 
 }  // namespace
 
-GgufMetadata gguf_metadata(const ModelConfig& c, const std::string& name, DType matrix_type, const Tokenizer* tok) {
+GgufVocabulary gguf_vocabulary(const Tokenizer& tok) {
+  return {tok.vocabulary(), tok.bos_id(), tok.eos_id(), tok.add_bos(), tok.add_eos()};
+}
+
+GgufVocabulary synthetic_vocabulary(std::int64_t n) {
+  if (n < 3) throw Error("a synthetic vocabulary needs at least 3 pieces, got " + std::to_string(n));
+  using Kind = Tokenizer::PieceKind;
+  GgufVocabulary v;
+  v.entries = {{"<unk>", 0.0f, Kind::Unknown}, {"<s>", 0.0f, Kind::Control}, {"</s>", 0.0f, Kind::Control}};
+  char hex[8];
+  for (int b = 0; b < 256 && b + 3 < n; ++b) {
+    std::snprintf(hex, sizeof hex, "<0x%02X>", b);
+    v.entries.push_back({hex, 0.0f, Kind::Byte});
+  }
+  for (auto id = static_cast<std::int64_t>(v.entries.size()); id < n; ++id)
+    v.entries.push_back({"\u2581w" + std::to_string(id), -static_cast<float>(id), Kind::Normal});
+  v.bos_id = 1;
+  v.eos_id = 2;
+  return v;
+}
+
+GgufMetadata gguf_metadata(const ModelConfig& c, const std::string& name, DType matrix_type, const GgufVocabulary* vocab) {
   const std::string arch = gguf_architecture(c);
   const bool linear = c.attention == AttentionKind::Linear;
   const std::int64_t qk = linear ? c.head_dim : c.qk_dim;
@@ -121,11 +154,11 @@ GgufMetadata gguf_metadata(const ModelConfig& c, const std::string& name, DType 
   m.emplace_back("supra.use_retnet_slopes", boolean(c.retnet_slopes));
   if (c.decay_start) m.emplace_back("supra.decay_start", GgufValue::f32(static_cast<float>(*c.decay_start)));
   m.emplace_back("supra.weight_tying", boolean(c.tie_embeddings));
-  if (!tok) return m;
+  if (!vocab) return m;
   std::vector<std::string> pieces;
   std::vector<float> scores;
   std::vector<std::int64_t> kinds;
-  for (const Tokenizer::VocabEntry& e : tok->vocabulary()) {
+  for (const Tokenizer::VocabEntry& e : vocab->entries) {
     pieces.push_back(e.piece);
     scores.push_back(e.score);
     kinds.push_back(static_cast<std::int64_t>(e.kind));
@@ -134,10 +167,10 @@ GgufMetadata gguf_metadata(const ModelConfig& c, const std::string& name, DType 
   m.emplace_back("tokenizer.ggml.tokens", GgufValue::string_array(std::move(pieces)));
   m.emplace_back("tokenizer.ggml.scores", GgufValue::f32_array(std::move(scores)));
   m.emplace_back("tokenizer.ggml.token_type", GgufValue::array(GgufType::Int32, std::move(kinds)));
-  if (tok->bos_id() >= 0) m.emplace_back("tokenizer.ggml.bos_token_id", u32(tok->bos_id()));
-  if (tok->eos_id() >= 0) m.emplace_back("tokenizer.ggml.eos_token_id", u32(tok->eos_id()));
-  m.emplace_back("tokenizer.ggml.add_bos_token", boolean(tok->add_bos()));
-  m.emplace_back("tokenizer.ggml.add_eos_token", boolean(tok->add_eos()));
+  if (vocab->bos_id >= 0) m.emplace_back("tokenizer.ggml.bos_token_id", u32(vocab->bos_id));
+  if (vocab->eos_id >= 0) m.emplace_back("tokenizer.ggml.eos_token_id", u32(vocab->eos_id));
+  m.emplace_back("tokenizer.ggml.add_bos_token", boolean(vocab->add_bos));
+  m.emplace_back("tokenizer.ggml.add_eos_token", boolean(vocab->add_eos));
   return m;
 }
 

@@ -1,40 +1,50 @@
 // Quantizing a model folder into GGUF, one tensor at a time.
 #include "model/quantize.h"
 
-#include <unistd.h>
-
 #include <cstring>
 #include <memory>
-#include <random>
 
 #include "io/mapped_file.h"
+#include "io/model_folder.h"
 #include "kernels/quant.h"
+#include "model/synthetic.h"
 #include "supra/checkpoint.h"
 #include "supra/error.h"
 
 namespace supra {
 namespace fs = std::filesystem;
 
+namespace {
+
+void check_matrix_type(DType t) {
+  if (t != DType::F32 && t != DType::BF16 && t != DType::F16 && !is_block_quantized(t))
+    throw Error("quantize: cannot store weights as " + std::string(dtype_name(t)));
+}
+
+// One stored row of `m` in `type`: copied when the types agree, else decoded to f32 and encoded.
+void convert_row(const kernels::Matrix& m, std::int64_t r, DType type, std::vector<float>& scratch, std::byte* out) {
+  const std::byte* src = m.data + static_cast<std::size_t>(r) * m.row_bytes();
+  if (m.dtype == type) {
+    std::memcpy(out, src, m.row_bytes());
+    return;
+  }
+  scratch.resize(static_cast<std::size_t>(m.cols));
+  kernels::dequantize_row(m.dtype, src, m.cols, scratch.data());
+  kernels::quantize_row(type, scratch.data(), m.cols, out);
+}
+
+}  // namespace
+
 DType storage_type(const GgufSlot& slot, DType matrix_type) {
   if (slot.vector) return DType::F32;
   if (is_block_quantized(matrix_type) && slot.cols % kQuantBlock != 0) return DType::BF16;
-  return matrix_type;
+  return slot.output_projection ? output_projection_type(matrix_type) : matrix_type;
 }
 
-void write_model_gguf(const fs::path& model_dir, const fs::path& gguf_path, DType matrix_type) {
-  if (matrix_type != DType::F32 && matrix_type != DType::BF16 && matrix_type != DType::F16 &&
-      !is_block_quantized(matrix_type))
-    throw Error("quantize: cannot store weights as " + std::string(dtype_name(matrix_type)));
-  const ModelConfig config = ModelConfig::load_folder(model_dir);
-  const Checkpoint checkpoint = Checkpoint::open_folder(model_dir);
-  Weights w = bind_weights(checkpoint, config);  // views into the mapping: nothing is read yet
+void write_weights_gguf(Weights& w, const ModelConfig& config, const GgufMetadata& metadata, DType matrix_type,
+                        const fs::path& gguf_path) {
+  check_matrix_type(matrix_type);
   const std::vector<GgufSlot> slots = gguf_slots(w, config);
-  std::unique_ptr<Tokenizer> tokenizer;
-  if (fs::exists(model_dir / "tokenizer.model"))
-    tokenizer = std::make_unique<Tokenizer>(Tokenizer::load_folder(model_dir));
-  const GgufMetadata metadata =
-      gguf_metadata(config, model_dir.filename().string(), matrix_type, tokenizer.get());
-
   std::vector<GgufTensorInfo> infos;
   for (const GgufSlot& s : slots) {
     GgufTensorInfo info{s.name, storage_type(s, matrix_type), {s.rows, s.cols}};
@@ -52,39 +62,52 @@ void write_model_gguf(const fs::path& model_dir, const fs::path& gguf_path, DTyp
     const kernels::Matrix& m = *s.matrix;
     const std::size_t out_row = dtype_row_bytes(type, m.cols);
     std::vector<std::byte> out(out_row * static_cast<std::size_t>(m.rows));
-    std::vector<float> row(static_cast<std::size_t>(m.cols));
+    std::vector<float> scratch;
     for (std::int64_t r = 0; r < m.rows; ++r) {
-      kernels::dequantize_row(m.dtype, m.data + static_cast<std::size_t>(r) * m.row_bytes(), m.cols, row.data());
       const std::int64_t dst = s.rope_heads > 0 ? rope_stored_row(r, m.rows, s.rope_heads) : r;
-      kernels::quantize_row(type, row.data(), m.cols, out.data() + static_cast<std::size_t>(dst) * out_row);
+      convert_row(m, r, type, scratch, out.data() + static_cast<std::size_t>(dst) * out_row);
     }
+    // A mapped source's pages are no longer needed: drop them so the resident size stays
+    // near one tensor (31 GB of fp32 weights never sit in memory at once).
     release_pages(m.data, m.row_bytes() * static_cast<std::size_t>(m.rows));
     return out;
   });
 }
 
+void write_model_gguf(const fs::path& model_dir, const fs::path& gguf_path, DType matrix_type) {
+  check_matrix_type(matrix_type);
+  const ModelConfig config = ModelConfig::load_folder(model_dir);
+  const Checkpoint checkpoint = Checkpoint::open_folder(model_dir);
+  Weights w = bind_weights(checkpoint, config);  // views into the mapping: nothing is read yet
+  std::unique_ptr<GgufVocabulary> vocabulary;
+  if (fs::exists(model_dir / "tokenizer.model"))
+    vocabulary = std::make_unique<GgufVocabulary>(gguf_vocabulary(Tokenizer::load_folder(model_dir)));
+  const GgufMetadata metadata = gguf_metadata(config, model_dir.filename().string(), matrix_type, vocabulary.get());
+  write_weights_gguf(w, config, metadata, matrix_type, gguf_path);
+}
+
 void quantize_model(const fs::path& model_dir, const fs::path& out_dir, DType matrix_type) {
-  std::error_code ec;
-  if (fs::exists(out_dir, ec)) throw Error("quantize: " + out_dir.string() + " already exists");
-  const fs::path parent = out_dir.has_parent_path() ? out_dir.parent_path() : fs::path(".");
-  if (!fs::is_directory(parent, ec)) throw Error("quantize: the folder " + parent.string() + " does not exist");
-  const fs::path tmp = parent / (out_dir.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
-                                 std::to_string(std::random_device{}()));
-  try {
-    fs::create_directory(tmp);
-    write_model_gguf(model_dir, tmp / "model.gguf", matrix_type);
+  check_matrix_type(matrix_type);
+  write_folder_atomically(out_dir, [&](const fs::path& dir) {
+    write_model_gguf(model_dir, dir / "model.gguf", matrix_type);
     // config.json describes the architecture to supra; the rest serve tokenizer and generation.
-    for (const char* name : {"config.json", "generation_config.json", "tokenizer.model", "tokenizer_config.json",
-                             "special_tokens_map.json", "tokenizer.json"})
-      if (fs::exists(model_dir / name)) fs::copy_file(model_dir / name, tmp / name);
-    fs::rename(tmp, out_dir);
-  } catch (const fs::filesystem_error& e) {
-    fs::remove_all(tmp, ec);
-    throw Error("quantize: writing " + out_dir.string() + " failed: " + e.what());
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+    copy_file_synced(model_dir / "config.json", dir / "config.json");
+    copy_tokenizer_files(model_dir, dir);
+  });
+}
+
+void write_synthetic_model(const std::string& shape, const fs::path& out_dir, DType matrix_type) {
+  check_matrix_type(matrix_type);
+  const ModelConfig config = synthetic_config(shape);
+  // Generated directly in the stored type, so rows are copied, not re-encoded, and a 7B shape
+  // needs only its stored size in memory.
+  SyntheticModel m = make_synthetic(config, matrix_type);
+  const GgufVocabulary vocabulary = synthetic_vocabulary(config.vocab_size);
+  const GgufMetadata metadata = gguf_metadata(config, shape, matrix_type, &vocabulary);
+  write_folder_atomically(out_dir, [&](const fs::path& dir) {
+    write_weights_gguf(m.weights, config, metadata, matrix_type, dir / "model.gguf");
+    write_text_file(dir / "config.json", synthetic_config_json(shape));
+  });
 }
 
 }  // namespace supra

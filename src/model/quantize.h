@@ -9,16 +9,25 @@ namespace supra {
 
 // The type a tensor is stored in when matrices are asked to be `matrix_type`: vectors (norm
 // gains, biases) stay F32; a matrix whose rows are not whole 32-element blocks falls back to
-// BF16 when Q8_0/Q4_0 is asked.
+// BF16 when Q8_0/Q4_0 is asked; the output projection is output_projection_type.
 DType storage_type(const GgufSlot& slot, DType matrix_type);
 
-// Streams tensor by tensor: each output tensor is built row by row from the mapped source and
+// Writes `w` as GGUF with matrices stored as `matrix_type` (see storage_type). Streams tensor
+// by tensor: each output tensor is built row by row from the mapped source and
 // the source pages are released after it, so the resident size stays near the largest tensor.
+void write_weights_gguf(Weights& w, const ModelConfig& config, const GgufMetadata& metadata, DType matrix_type,
+                        const std::filesystem::path& gguf_path);
+
 // Writes into a temporary folder beside `out_dir` and renames it: `out_dir` appears complete
 // or not at all. Throws supra::Error when out_dir exists.
 void quantize_model(const std::filesystem::path& model_dir, const std::filesystem::path& out_dir, DType matrix_type);
 
 // The GGUF file alone (what quantize_model writes as model.gguf).
 void write_model_gguf(const std::filesystem::path& model_dir, const std::filesystem::path& gguf_path, DType matrix_type);
+
+// A model folder (config.json + model.gguf) of a synthetic shape (model/synthetic.h) with
+// random weights generated in `matrix_type` and a synthetic vocabulary: the same model for
+// supra and llama.cpp when no real weights of that size are at hand. Atomic like quantize_model.
+void write_synthetic_model(const std::string& shape, const std::filesystem::path& out_dir, DType matrix_type);
 
 }  // namespace supra

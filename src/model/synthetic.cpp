@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "model/gguf_layout.h"
 #include "supra/error.h"
 #include "supra/tensor.h"
 
@@ -54,10 +55,14 @@ class Generator {
   Generator(DType dtype, std::uint64_t seed) : dtype_(dtype), seed_(seed) {}
 
   kernels::Matrix matrix(SyntheticModel& m, std::int64_t rows, std::int64_t cols) {
-    if (is_block_quantized(dtype_) && cols % kQuantBlock != 0)
-      throw Error("synthetic model: " + std::string(dtype_name(dtype_)) + " needs widths that are multiples of 32, got " +
+    return matrix(m, rows, cols, dtype_);
+  }
+
+  kernels::Matrix matrix(SyntheticModel& m, std::int64_t rows, std::int64_t cols, DType dtype) {
+    if (is_block_quantized(dtype) && cols % kQuantBlock != 0)
+      throw Error("synthetic model: " + std::string(dtype_name(dtype)) + " needs widths that are multiples of 32, got " +
                   std::to_string(cols));
-    const std::size_t row_bytes = dtype_row_bytes(dtype_, cols);
+    const std::size_t row_bytes = dtype_row_bytes(dtype, cols);
     auto& buf = m.buffers.emplace_back(new std::byte[row_bytes * static_cast<std::size_t>(rows)]);
     std::byte* base = buf.get();
     const float a = float(1.0 / std::sqrt(double(cols)));
@@ -65,16 +70,16 @@ class Generator {
 #pragma omp parallel for schedule(dynamic, 64)
     for (std::int64_t r = 0; r < rows; ++r) {
       std::uint64_t s = seed_ * 0x100000001B3ull ^ (id << 40) ^ static_cast<std::uint64_t>(r);
-      fill_row(base + static_cast<std::size_t>(r) * row_bytes, cols, a, s);
+      fill_row(dtype, base + static_cast<std::size_t>(r) * row_bytes, cols, a, s);
     }
-    return kernels::Matrix{dtype_, rows, cols, base};
+    return kernels::Matrix{dtype, rows, cols, base};
   }
 
   std::vector<float> vector(std::int64_t n, float value) const { return std::vector<float>(static_cast<std::size_t>(n), value); }
 
  private:
-  void fill_row(std::byte* row, std::int64_t cols, float a, std::uint64_t& s) const {
-    switch (dtype_) {
+  static void fill_row(DType dtype, std::byte* row, std::int64_t cols, float a, std::uint64_t& s) {
+    switch (dtype) {
       case DType::F32:
       case DType::BF16:
       case DType::F16: {
@@ -82,16 +87,16 @@ class Generator {
         // take minutes): random sign and mantissa, magnitude in [a/32, a).
         int e = 0;
         std::frexp(a, &e);  // a ∈ [2^(e-1), 2^e)
-        const int esize = dtype_ == DType::F32 ? 4 : 2;
+        const int esize = dtype == DType::F32 ? 4 : 2;
         for (std::int64_t c = 0; c < cols; c += 4) {
           std::uint64_t r = splitmix(s);
           for (std::int64_t k = c; k < std::min(cols, c + 4); ++k, r >>= 16) {
             const std::uint32_t sign = r & 1, scale = (r >> 1) & 3, mant = std::uint32_t(r >> 3) & 0x1FFF;
             const int exp2 = e - 2 - int(scale);  // value = ±1.m · 2^exp2
             std::uint32_t bits;
-            if (dtype_ == DType::F16)
+            if (dtype == DType::F16)
               bits = (sign << 15) | (std::uint32_t(exp2 + 15) << 10) | (mant & 0x3FF);
-            else if (dtype_ == DType::BF16)
+            else if (dtype == DType::BF16)
               bits = (sign << 15) | (std::uint32_t(exp2 + 127) << 7) | (mant & 0x7F);
             else
               bits = (sign << 31) | (std::uint32_t(exp2 + 127) << 23) | (mant << 10);
@@ -102,7 +107,7 @@ class Generator {
       }
       case DType::Q8_0:
       case DType::Q4_0: {
-        const bool q4 = dtype_ == DType::Q4_0;
+        const bool q4 = dtype == DType::Q4_0;
         const std::size_t block_bytes = q4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
         const std::uint16_t d = f16_bits(a / (q4 ? 8.0f : 127.0f));
         for (std::int64_t b = 0; b < cols / kQuantBlock; ++b) {
@@ -116,7 +121,7 @@ class Generator {
         return;
       }
       default:
-        throw Error("synthetic model: unsupported weight type " + std::string(dtype_name(dtype_)));
+        throw Error("synthetic model: unsupported weight type " + std::string(dtype_name(dtype)));
     }
   }
 
@@ -144,12 +149,16 @@ std::vector<std::string> synthetic_names() {
   return names;
 }
 
-ModelConfig synthetic_config(std::string_view name) {
+std::string synthetic_config_json(std::string_view name) {
   for (const Shape& s : kShapes)
-    if (name == s.name) return ModelConfig::parse(s.json, "synthetic shape " + std::string(name));
+    if (name == s.name) return std::string(s.json) + "\n";
   std::string known;
   for (const Shape& s : kShapes) known += (known.empty() ? "" : ", ") + std::string(s.name);
   throw Error("unknown synthetic shape \"" + std::string(name) + "\" (known: " + known + ")");
+}
+
+ModelConfig synthetic_config(std::string_view name) {
+  return ModelConfig::parse(synthetic_config_json(name), "synthetic shape " + std::string(name));
 }
 
 SyntheticModel make_synthetic(const ModelConfig& c, DType dtype, std::uint64_t seed) {
@@ -162,8 +171,8 @@ SyntheticModel make_synthetic(const ModelConfig& c, DType dtype, std::uint64_t s
   const bool linear = c.attention == AttentionKind::Linear;
   const std::int64_t dqk = linear ? c.qk_dim : dh, dv = linear ? c.v_dim : dh;
   Weights& w = m.weights;
-  w.embed = g.matrix(m, c.vocab_size, D);
-  w.output = c.tie_embeddings ? w.embed : g.matrix(m, c.vocab_size, D);
+  w.embed = c.tie_embeddings ? g.matrix(m, c.vocab_size, D, output_projection_type(dtype)) : g.matrix(m, c.vocab_size, D);
+  w.output = c.tie_embeddings ? w.embed : g.matrix(m, c.vocab_size, D, output_projection_type(dtype));
   w.final_norm = g.vector(D, 1.0f);
   for (int i = 0; i < c.n_layers; ++i) {
     LayerWeights& l = w.layers.emplace_back();

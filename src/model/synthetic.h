@@ -18,6 +18,8 @@ namespace supra {
 std::vector<std::string> synthetic_names();
 // Throws supra::Error naming the known shapes for an unknown name.
 ModelConfig synthetic_config(std::string_view name);
+// The config.json text of a shape (what synthetic_config parses).
+std::string synthetic_config_json(std::string_view name);
 
 struct SyntheticModel {
   ModelConfig config;
@@ -27,7 +29,8 @@ struct SyntheticModel {
 
 // Weights of `config`'s shapes in `dtype` (F32, BF16, F16, Q8_0 or Q4_0): random signs and
 // mantissas with magnitudes between a/32 and a = 1/√fan_in (block types: random codes with
-// scale a/127 or a/8), norm gains 1, biases small.
+// scale a/127 or a/8), norm gains 1, biases small. The output projection is stored as
+// output_projection_type(dtype), as `supra quantize` stores it.
 // Deterministic for a seed. Throws supra::Error for other dtypes or block types on widths that
 // are not multiples of 32.
 SyntheticModel make_synthetic(const ModelConfig& config, DType dtype, std::uint64_t seed = 1);

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "supra/error.h"
-#include "train/model_folder.h"
+#include "io/model_folder.h"
 #include "train/random.h"
 #include "train/scratch_init.h"
 

@@ -11,7 +11,7 @@
 #include "io/safetensors.h"
 #include "supra/checkpoint.h"
 #include "supra/error.h"
-#include "train/model_folder.h"
+#include "io/model_folder.h"
 
 namespace supra::train {
 namespace fs = std::filesystem;

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "supra/error.h"
-#include "train/model_folder.h"
+#include "io/model_folder.h"
 #include "train/png_file.h"
 #include "train/progress_bar.h"
 #include "train/token_dataset.h"

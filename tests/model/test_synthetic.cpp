@@ -1,6 +1,7 @@
 // Synthetic models (model/synthetic.h): every named shape is a valid config, the weights have
 // the config's shapes in the asked dtype, are deterministic per seed and bounded, and run
-// through the Transformer with parallel and recurrent paths agreeing.
+// through the Transformer with parallel and recurrent paths agreeing; written as a model
+// folder (`supra quantize --synthetic`) they load back as the same model.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,10 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "io/gguf.h"
 #include "kernels/kernels.h"
+#include "model/quantize.h"
 #include "model/synthetic.h"
 #include "model/transformer.h"
+#include "supra/checkpoint.h"
 #include "supra/error.h"
+#include "test_support.h"
 
 namespace supra {
 namespace {
@@ -84,6 +89,55 @@ TEST(Synthetic, ParallelAndRecurrentAgree) {
     max_err = std::max(max_err, std::fabs(double(got[i]) - want[i]));
   }
   EXPECT_LE(max_err, 1e-4 * max_ref) << "max err " << max_err << " of " << max_ref;
+}
+
+std::vector<float> last_logits(const ModelConfig& c, const Weights& w) {
+  const Transformer t(c, w);
+  std::vector<TokenId> ids;
+  for (int i = 0; i < 9; ++i) ids.push_back((i * 37 + 5) % c.vocab_size);
+  State state = t.new_state();
+  return t.run(ids, state, AttentionPath::Block, LogitsWanted::Last, {});
+}
+
+TEST(Synthetic, WrittenFolderLoadsAsTheSameModel) {
+  test::TempDir dir;
+  for (DType dtype : {DType::BF16, DType::Q4_0}) {
+    const std::filesystem::path out = dir.path() / std::string(dtype_name(dtype));
+    write_synthetic_model("tiny", out, dtype);
+    const ModelConfig c = ModelConfig::load_folder(out);
+    const Checkpoint checkpoint = Checkpoint::open_folder(out);
+    const Weights w = bind_weights(checkpoint, c);
+    const SyntheticModel m = make_synthetic(synthetic_config("tiny"), dtype);
+    // The stored rows are the generated ones, byte for byte: the logits are identical.
+    EXPECT_EQ(last_logits(c, w), last_logits(m.config, m.weights)) << dtype_name(dtype);
+    EXPECT_EQ(w.layers.at(0).w_up.dtype, dtype);
+    EXPECT_EQ(w.output.dtype, output_projection_type(dtype));
+    EXPECT_EQ(m.weights.output.dtype, output_projection_type(dtype));
+    GgufMetadata meta;
+    open_gguf(out / "model.gguf", &meta);
+    const GgufValue* tokens = gguf_find(meta, "tokenizer.ggml.tokens");
+    ASSERT_NE(tokens, nullptr);
+    ASSERT_EQ(tokens->size(), std::size_t(c.vocab_size));
+    EXPECT_EQ(tokens->strings[1], "<s>");
+    EXPECT_EQ(tokens->strings[3], "<0x00>");
+  }
+  EXPECT_EQ(output_projection_type(DType::Q4_0), DType::Q8_0);
+  EXPECT_EQ(output_projection_type(DType::BF16), DType::BF16);
+  EXPECT_THROW(write_synthetic_model("tiny", dir.path() / std::string(dtype_name(DType::BF16)), DType::BF16), Error);
+  EXPECT_THROW(write_synthetic_model("no-such-shape", dir.path() / "x", DType::BF16), Error);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "x"));
+}
+
+TEST(SyntheticVocabulary, SpecialsBytesThenWords) {
+  const GgufVocabulary v = synthetic_vocabulary(300);
+  ASSERT_EQ(v.entries.size(), 300u);
+  EXPECT_EQ(v.entries[0].kind, Tokenizer::PieceKind::Unknown);
+  EXPECT_EQ(v.entries[2].piece, "</s>");
+  EXPECT_EQ(v.entries[258].piece, "<0xFF>");
+  EXPECT_EQ(v.entries[258].kind, Tokenizer::PieceKind::Byte);
+  EXPECT_EQ(v.entries[299].piece, "\u2581w299");
+  EXPECT_EQ(synthetic_vocabulary(10).entries.size(), 10u);
+  EXPECT_THROW(synthetic_vocabulary(2), Error);
 }
 
 }  // namespace

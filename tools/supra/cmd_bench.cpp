@@ -23,15 +23,6 @@ struct Flags {
   bench::Options options;
 };
 
-DType parse_dtype(const std::string& name) {
-  if (name == "f32") return DType::F32;
-  if (name == "bf16") return DType::BF16;
-  if (name == "f16") return DType::F16;
-  if (name == "q8") return DType::Q8_0;
-  if (name == "q4") return DType::Q4_0;
-  throw Error("--dtype must be f32, bf16, f16, q8 or q4, got \"" + name + "\"");
-}
-
 std::vector<std::int64_t> parse_depths(const std::string& text) {
   std::vector<std::int64_t> depths;
   std::stringstream in(text);
@@ -109,7 +100,7 @@ void run(Flags& f) {
   const auto start = std::chrono::steady_clock::now();
   bench::Result r;
   if (!f.synthetic.empty()) {
-    const DType dtype = parse_dtype(f.dtype);
+    const DType dtype = weight_type("--dtype", f.dtype);
     const ModelConfig config = synthetic_config(f.synthetic);
     const SyntheticModel m = make_synthetic(config, dtype);
     const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

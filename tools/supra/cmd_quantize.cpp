@@ -1,11 +1,12 @@
-// supra quantize: writes a model folder's weights as GGUF (F32, BF16, Q8_0 or Q4_0) into a new
-// folder that `supra generate -m` and llama.cpp both load.
+// supra quantize: writes a model folder's weights as GGUF (F32, BF16, F16, Q8_0 or Q4_0) into a
+// new folder that `supra generate -m` and llama.cpp both load; with --synthetic, a model of a
+// known shape with random weights (for benchmarks against llama.cpp on the same file).
 #include <cstdio>
-#include <map>
 #include <memory>
 
 #include "commands.h"
 #include "model/quantize.h"
+#include "model/synthetic.h"
 #include "supra/error.h"
 
 namespace supra::cli {
@@ -13,18 +14,19 @@ namespace {
 
 struct QuantizeFlags {
   std::string model;
+  std::string synthetic;
   std::string out;
   std::string type;
 };
 
 void run(const QuantizeFlags& f) {
-  static const std::map<std::string, DType> kTypes = {
-      {"f32", DType::F32}, {"bf16", DType::BF16}, {"f16", DType::F16}, {"q8", DType::Q8_0}, {"q4", DType::Q4_0}};
-  const auto it = kTypes.find(f.type);
-  if (it == kTypes.end()) throw Error("--type must be f32, bf16, f16, q8 or q4, got \"" + f.type + "\"");
-  const auto folder = model_folder(f.model);
-  quantize_model(folder, f.out, it->second);
-  std::printf("wrote %s (model.gguf with %s matrices)\n", f.out.c_str(), std::string(dtype_name(it->second)).c_str());
+  if (!f.model.empty() && !f.synthetic.empty()) throw Error("give -m/--model or --synthetic, not both");
+  const DType type = weight_type("--type", f.type);
+  if (f.synthetic.empty())
+    quantize_model(model_folder(f.model), f.out, type);
+  else
+    write_synthetic_model(f.synthetic, f.out, type);
+  std::printf("wrote %s (model.gguf with %s matrices)\n", f.out.c_str(), std::string(dtype_name(type)).c_str());
 }
 
 }  // namespace
@@ -33,8 +35,13 @@ void add_quantize(CLI::App& app) {
   auto flags = std::make_shared<QuantizeFlags>();
   CLI::App* cmd = app.add_subcommand("quantize", "write a model as GGUF with F32, BF16, F16, Q8_0 or Q4_0 matrices");
   add_model_option(*cmd, flags->model);
+  std::string shapes;
+  for (const std::string& name : synthetic_names()) shapes += (shapes.empty() ? "" : ", ") + name;
+  cmd->add_option("--synthetic", flags->synthetic,
+                  "instead of -m: a model of this shape with random weights and a synthetic vocabulary (" + shapes + ")");
   cmd->add_option("-o,--out", flags->out, "output folder (must not exist; written atomically)")->required();
-  cmd->add_option("--type", flags->type, "f32, bf16, f16, q8 (Q8_0) or q4 (Q4_0)")->required();
+  cmd->add_option("--type", flags->type, "f32, bf16, f16, q8 (Q8_0) or q4 (Q4_0; the output projection stays Q8_0)")
+      ->required();
   cmd->callback([flags] { run(*flags); });
 }
 

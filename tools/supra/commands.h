@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 
+#include "supra/tensor.h"
+
 namespace supra::cli {
 
 void add_generate(CLI::App& app);
@@ -22,6 +24,9 @@ void add_bench(CLI::App& app);
 
 // The model folder to use: -m when given, else the model shipped with supra.
 std::filesystem::path model_folder(const std::string& flag_value);
+
+// The weight type named by a --type/--dtype value: f32, bf16, f16, q8 (Q8_0) or q4 (Q4_0).
+DType weight_type(const std::string& flag, const std::string& value);
 
 // Adds the -m/--model option to a subcommand.
 void add_model_option(CLI::App& cmd, std::string& target);

@@ -12,6 +12,15 @@ std::filesystem::path model_folder(const std::string& flag_value) {
   return SUPRA_DEFAULT_MODEL_DIR;  // the model in the repository's models/ folder
 }
 
+DType weight_type(const std::string& flag, const std::string& value) {
+  if (value == "f32") return DType::F32;
+  if (value == "bf16") return DType::BF16;
+  if (value == "f16") return DType::F16;
+  if (value == "q8") return DType::Q8_0;
+  if (value == "q4") return DType::Q4_0;
+  throw Error(flag + " must be f32, bf16, f16, q8 or q4, got \"" + value + "\"");
+}
+
 void add_model_option(CLI::App& cmd, std::string& target) {
   cmd.add_option("-m,--model", target, "model folder in HF layout (default: the model shipped with supra)")
       ->check([](const std::string& value) { return value.empty() ? std::string("must not be empty") : std::string(); });

@@ -6,7 +6,7 @@
 #include <functional>
 #include <string>
 
-namespace supra::train {
+namespace supra {
 
 // Creates "<final>.tmp.<pid>.<n>", lets `fill` write into it and renames it to `final_dir`.
 // An existing `final_dir` is an error unless `replace` is set; then it is swapped out and
@@ -26,4 +26,4 @@ void copy_file_synced(const std::filesystem::path& from, const std::filesystem::
 // Writes `text` to `path` atomically.
 void write_text_file(const std::filesystem::path& path, const std::string& text);
 
-}  // namespace supra::train
+}  // namespace supra

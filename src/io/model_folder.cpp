@@ -1,4 +1,4 @@
-#include "train/model_folder.h"
+#include "io/model_folder.h"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 #include "io/atomic_file.h"
 #include "supra/error.h"
 
-namespace supra::train {
+namespace supra {
 namespace fs = std::filesystem;
 
 namespace {
@@ -78,4 +78,4 @@ void write_text_file(const fs::path& path, const std::string& text) {
   write_file_atomically(path, [&](std::ostream& out) { out << text; });
 }
 
-}  // namespace supra::train
+}  // namespace supra
