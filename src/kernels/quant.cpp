@@ -68,6 +68,44 @@ void quantize_row_q4_0(const float* x, std::int64_t n, std::byte* out) {
   }
 }
 
+void quantize_row_q4_0_fitted(const float* x, std::int64_t n, std::byte* out) {
+  check_blocks(DType::Q4_0, n);
+  // Candidate scales around the reference rule's (the extreme at −8 ± 1.2 steps); for each,
+  // the levels are rounded and clamped to [−8, 7] and the scale refitted to them.
+  for (std::int64_t b = 0; b < n / QK; ++b, x += QK, out += kQ4_0BlockBytes) {
+    float amax = 0.0f, max = 0.0f;
+    for (std::int64_t j = 0; j < QK; ++j)
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    int best_levels[QK] = {};
+    float best_d = 0.0f;
+    if (amax > 0.0f) {
+      double best_gain = -1.0;
+      for (int k = -12; k <= 12; ++k) {
+        const float id = (-8.0f + 0.1f * static_cast<float>(k)) / max;  // 1/d of this candidate
+        int levels[QK];
+        double xl = 0, ll = 0;
+        for (std::int64_t j = 0; j < QK; ++j) {
+          levels[j] = std::clamp(static_cast<int>(std::lround(x[j] * id)), -8, 7);
+          xl += double(x[j]) * levels[j];
+          ll += double(levels[j]) * levels[j];
+        }
+        // With the least-squares scale d = Σxl / Σl², the squared error is Σx² − (Σxl)²/Σl².
+        if (ll > 0 && xl * xl / ll > best_gain) {
+          best_gain = xl * xl / ll;
+          best_d = static_cast<float>(xl / ll);
+          std::copy(levels, levels + QK, best_levels);
+        }
+      }
+    }
+    store_f16(out, best_d);
+    for (std::int64_t j = 0; j < QK / 2; ++j)
+      out[2 + j] = static_cast<std::byte>((best_levels[j] + 8) | ((best_levels[j + QK / 2] + 8) << 4));
+  }
+}
+
 void dequantize_row_q8_0(const std::byte* in, std::int64_t n, float* out) {
   check_blocks(DType::Q8_0, n);
   for (std::int64_t b = 0; b < n / QK; ++b, in += kQ8_0BlockBytes, out += QK) {
@@ -99,7 +137,7 @@ void quantize_row(DType type, const float* x, std::int64_t n, std::byte* out) {
       }
       return;
     case DType::Q8_0: quantize_row_q8_0(x, n, out); return;
-    case DType::Q4_0: quantize_row_q4_0(x, n, out); return;
+    case DType::Q4_0: quantize_row_q4_0_fitted(x, n, out); return;
     default: throw Error("quantize_row: cannot store rows as " + std::string(dtype_name(type)));
   }
 }

@@ -103,7 +103,8 @@ TEST(Quant, RoundTripErrorIsWithinHalfAStepPerBlock) {
   const std::vector<float> x = random_row(rng, n, 0.02f);
   for (DType t : {DType::Q8_0, DType::Q4_0}) {
     std::vector<std::byte> row(dtype_row_bytes(t, n));
-    quantize_row(t, x.data(), n, row.data());
+    // GGML's rules (quantize_row stores Q4_0 with fitted scales, checked below).
+    t == DType::Q8_0 ? quantize_row(t, x.data(), n, row.data()) : quantize_row_q4_0(x.data(), n, row.data());
     std::vector<float> back(static_cast<std::size_t>(n));
     dequantize_row(t, row.data(), n, back.data());
     for (std::int64_t b = 0; b < n / 32; ++b) {
@@ -117,6 +118,41 @@ TEST(Quant, RoundTripErrorIsWithinHalfAStepPerBlock) {
         ASSERT_LE(std::fabs(back[b * 32 + j] - x[b * 32 + j]), bound * 1.0001f) << dtype_name(t) << " block " << b;
     }
   }
+}
+
+double block_squared_error(const float* x, const float* back) {
+  double e = 0;
+  for (int j = 0; j < 32; ++j) e += (double(x[j]) - back[j]) * (double(x[j]) - back[j]);
+  return e;
+}
+
+TEST(Q4_0, FittedScalesAreNeverWorseAndUsuallyBetter) {
+  std::mt19937 rng(11);
+  const std::int64_t n = 32 * 200;
+  std::vector<float> x = random_row(rng, n, 0.02f);
+  const std::vector<float> r = ramp();
+  std::copy(r.begin(), r.end(), x.begin());  // block 0: the hand-computed ramp
+  std::vector<std::byte> ref(dtype_row_bytes(DType::Q4_0, n)), fit(ref.size());
+  quantize_row_q4_0(x.data(), n, ref.data());
+  quantize_row(DType::Q4_0, x.data(), n, fit.data());  // what supra stores
+  std::vector<float> ref_back(static_cast<std::size_t>(n)), fit_back(ref_back.size());
+  dequantize_row(DType::Q4_0, ref.data(), n, ref_back.data());
+  dequantize_row(DType::Q4_0, fit.data(), n, fit_back.data());
+  double ref_total = 0, fit_total = 0;
+  int better = 0;
+  for (std::int64_t b = 0; b < n / 32; ++b) {
+    const double e_ref = block_squared_error(&x[b * 32], &ref_back[b * 32]);
+    const double e_fit = block_squared_error(&x[b * 32], &fit_back[b * 32]);
+    // Slack for the f16 rounding of the fitted scale (2^-11 relative, on every element).
+    double sum_sq = 0;
+    for (int j = 0; j < 32; ++j) sum_sq += double(x[b * 32 + j]) * x[b * 32 + j];
+    ASSERT_LE(e_fit, e_ref + 4 * 0x1.0p-11 * sum_sq) << "block " << b;
+    better += e_fit < e_ref;
+    ref_total += e_ref;
+    fit_total += e_fit;
+  }
+  EXPECT_GT(better, n / 32 / 2);
+  EXPECT_LT(fit_total, 0.95 * ref_total) << fit_total << " vs " << ref_total;
 }
 
 TEST(Quant, PartialBlocksAndOtherTypesAreRejected) {
