@@ -45,17 +45,26 @@ void quantize_row_q8_0(const float* x, std::int64_t n, std::byte* out) {
   }
 }
 
+namespace {
+
+// The element of a block with the largest magnitude, sign kept (the first of equals).
+float signed_extreme(const float* x) {
+  float amax = 0.0f, max = 0.0f;
+  for (std::int64_t j = 0; j < QK; ++j)
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  return max;
+}
+
+}  // namespace
+
 void quantize_row_q4_0(const float* x, std::int64_t n, std::byte* out) {
   check_blocks(DType::Q4_0, n);
   for (std::int64_t b = 0; b < n / QK; ++b, x += QK, out += kQ4_0BlockBytes) {
     // The signed extreme maps to -8 exactly, so the asymmetric range [-8, 7] is fully used.
-    float amax = 0.0f, max = 0.0f;
-    for (std::int64_t j = 0; j < QK; ++j)
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    const float d = max / -8.0f;
+    const float d = signed_extreme(x) / -8.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     store_f16(out, d);
     for (std::int64_t j = 0; j < QK / 2; ++j) {
@@ -73,15 +82,10 @@ void quantize_row_q4_0_fitted(const float* x, std::int64_t n, std::byte* out) {
   // Candidate scales around the reference rule's (the extreme at −8 ± 1.2 steps); for each,
   // the levels are rounded and clamped to [−8, 7] and the scale refitted to them.
   for (std::int64_t b = 0; b < n / QK; ++b, x += QK, out += kQ4_0BlockBytes) {
-    float amax = 0.0f, max = 0.0f;
-    for (std::int64_t j = 0; j < QK; ++j)
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
+    const float max = signed_extreme(x);
     int best_levels[QK] = {};
     float best_d = 0.0f;
-    if (amax > 0.0f) {
+    if (max != 0.0f) {
       double best_gain = -1.0;
       for (int k = -12; k <= 12; ++k) {
         const float id = (-8.0f + 0.1f * static_cast<float>(k)) / max;  // 1/d of this candidate
