@@ -211,12 +211,10 @@ HWY_INLINE void quant_rows4_avx2(const std::byte* w, std::size_t row_bytes, std:
     const std::byte* block = w + static_cast<std::size_t>(b) * block_bytes;
     const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[b].q));
     __m256i p[4];
-    __m128i scales = _mm_setzero_si128();
+    std::int16_t scale_bits[4];
     for (int i = 0; i < 4; ++i) {
       const std::byte* bi = block + static_cast<std::size_t>(i) * row_bytes;
-      std::uint16_t scale_bits;
-      std::memcpy(&scale_bits, bi, 2);
-      scales = _mm_insert_epi16(scales, scale_bits, i);
+      std::memcpy(&scale_bits[i], bi, 2);
       if constexpr (kQ4) {
         const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bi + 2));
         const __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(15));
@@ -234,6 +232,7 @@ HWY_INLINE void quant_rows4_avx2(const std::byte* w, std::size_t row_bytes, std:
       xs = _mm256_hadd_epi32(xs, xs);  // every lane of a half: Σ x over that half
       s = _mm256_sub_epi32(s, _mm256_slli_epi32(xs, 3));
     }
+    const __m128i scales = _mm_setr_epi16(scale_bits[0], scale_bits[1], scale_bits[2], scale_bits[3], 0, 0, 0, 0);
     const __m128 d = _mm_cvtph_ps(scales);  // the four rows' block scales
     const __m256 dd = _mm256_mul_ps(_mm256_set_m128(d, d), _mm256_set1_ps(xq[b].d));
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), dd, acc);
