@@ -153,17 +153,22 @@ HWY_INLINE __m256i unpack_block_avx2(const std::byte* block) {
   }
 }
 
+// Eight int32 lanes whose sum is Σ w·x over a block of 32 signed int8 pairs: vpmaddubsw is
+// unsigned × signed, so |w| meets x·sign(w) (llama.cpp's trick).
+HWY_INLINE __m256i signed_dot_i32(__m256i wv, __m256i xv) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv)),
+                           _mm256_set1_epi16(1));
+}
+
 // acc[t] += dw · x_t.d · Σ w·x_t over one block.
 template <int NT, bool kQ4>
 HWY_INLINE void block_dots_avx2(const std::byte* block, const QBlock* xq, std::int64_t stride, __m256* acc) {
   const __m256i wv = unpack_block_avx2<kQ4>(block);
-  const __m256i aw = _mm256_sign_epi8(wv, wv);
   const float dw = block_scale(block);
   for (int t = 0; t < NT; ++t) {
     const QBlock& xb = xq[t * stride];
     const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q));
-    const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv));
-    const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+    const __m256 p = _mm256_cvtepi32_ps(signed_dot_i32(wv, xv));
     acc[t] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * xb.d), acc[t]);
   }
 }
@@ -220,8 +225,7 @@ HWY_INLINE void quant_rows4_avx2(const std::byte* w, std::size_t row_bytes, std:
         const __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(15));
         p[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv), ones16);
       } else {
-        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bi + 2));
-        p[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv)), ones16);
+        p[i] = signed_dot_i32(unpack_block_avx2<false>(bi), xv);
       }
     }
     // Lanes [r0 r1 r2 r3 | r0 r1 r2 r3]: each row's sum over elements 0..15 | 16..31.

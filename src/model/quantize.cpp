@@ -16,11 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void check_matrix_type(DType t) {
-  if (t != DType::F32 && t != DType::BF16 && t != DType::F16 && !is_block_quantized(t))
-    throw Error("quantize: cannot store weights as " + std::string(dtype_name(t)));
-}
-
 // One stored row of `m` in `type`: copied when the types agree, else decoded to f32 and encoded.
 void convert_row(const kernels::Matrix& m, std::int64_t r, DType type, std::vector<float>& scratch, std::byte* out) {
   const std::byte* src = m.data + static_cast<std::size_t>(r) * m.row_bytes();
@@ -43,7 +38,9 @@ DType storage_type(const GgufSlot& slot, DType matrix_type) {
 
 void write_weights_gguf(Weights& w, const ModelConfig& config, const GgufMetadata& metadata, DType matrix_type,
                         const fs::path& gguf_path) {
-  check_matrix_type(matrix_type);
+  if (matrix_type != DType::F32 && matrix_type != DType::BF16 && matrix_type != DType::F16 &&
+      !is_block_quantized(matrix_type))
+    throw Error("quantize: cannot store weights as " + std::string(dtype_name(matrix_type)));
   const std::vector<GgufSlot> slots = gguf_slots(w, config);
   std::vector<GgufTensorInfo> infos;
   for (const GgufSlot& s : slots) {
@@ -75,7 +72,6 @@ void write_weights_gguf(Weights& w, const ModelConfig& config, const GgufMetadat
 }
 
 void write_model_gguf(const fs::path& model_dir, const fs::path& gguf_path, DType matrix_type) {
-  check_matrix_type(matrix_type);
   const ModelConfig config = ModelConfig::load_folder(model_dir);
   const Checkpoint checkpoint = Checkpoint::open_folder(model_dir);
   Weights w = bind_weights(checkpoint, config);  // views into the mapping: nothing is read yet
@@ -87,7 +83,6 @@ void write_model_gguf(const fs::path& model_dir, const fs::path& gguf_path, DTyp
 }
 
 void quantize_model(const fs::path& model_dir, const fs::path& out_dir, DType matrix_type) {
-  check_matrix_type(matrix_type);
   write_folder_atomically(out_dir, [&](const fs::path& dir) {
     write_model_gguf(model_dir, dir / "model.gguf", matrix_type);
     // config.json describes the architecture to supra; the rest serve tokenizer and generation.
@@ -97,7 +92,6 @@ void quantize_model(const fs::path& model_dir, const fs::path& out_dir, DType ma
 }
 
 void write_synthetic_model(const std::string& shape, const fs::path& out_dir, DType matrix_type) {
-  check_matrix_type(matrix_type);
   const ModelConfig config = synthetic_config(shape);
   // Generated directly in the stored type, so rows are copied, not re-encoded, and a 7B shape
   // needs only its stored size in memory.
