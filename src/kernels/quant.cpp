@@ -77,11 +77,14 @@ void quantize_row_q4_0(const float* x, std::int64_t n, std::byte* out) {
   }
 }
 
-void quantize_row_q4_0_fitted(const float* x, std::int64_t n, std::byte* out) {
+void quantize_row_q4_0_fitted(const float* x, std::int64_t n, std::byte* out, const float* importance) {
   check_blocks(DType::Q4_0, n);
   // Candidate scales around the reference rule's (the extreme at −8 ± 1.2 steps); for each,
   // the levels are rounded and clamped to [−8, 7] and the scale refitted to them.
   for (std::int64_t b = 0; b < n / QK; ++b, x += QK, out += kQ4_0BlockBytes) {
+    // Each element's weight in the fit: its input column's E[a²], or 1 without importance.
+    double weight[QK];
+    for (std::int64_t j = 0; j < QK; ++j) weight[j] = importance ? double(importance[b * QK + j]) : 1.0;
     const float max = signed_extreme(x);
     int best_levels[QK] = {};
     float best_d = 0.0f;
@@ -93,10 +96,11 @@ void quantize_row_q4_0_fitted(const float* x, std::int64_t n, std::byte* out) {
         double xl = 0, ll = 0;
         for (std::int64_t j = 0; j < QK; ++j) {
           levels[j] = std::clamp(static_cast<int>(std::lround(x[j] * id)), -8, 7);
-          xl += double(x[j]) * levels[j];
-          ll += double(levels[j]) * levels[j];
+          xl += weight[j] * x[j] * levels[j];
+          ll += weight[j] * levels[j] * levels[j];
         }
-        // With the least-squares scale d = Σxl / Σl², the squared error is Σx² − (Σxl)²/Σl².
+        // With the least-squares scale d = Σwxl / Σwl², the weighted squared error is
+        // Σwx² − (Σwxl)²/Σwl² (w = 1 without importance).
         if (ll > 0 && xl * xl / ll > best_gain) {
           best_gain = xl * xl / ll;
           best_d = static_cast<float>(xl / ll);
@@ -130,7 +134,7 @@ void dequantize_row_q4_0(const std::byte* in, std::int64_t n, float* out) {
   }
 }
 
-void quantize_row(DType type, const float* x, std::int64_t n, std::byte* out) {
+void quantize_row(DType type, const float* x, std::int64_t n, std::byte* out, const float* importance) {
   switch (type) {
     case DType::F32: std::memcpy(out, x, static_cast<std::size_t>(n) * sizeof(float)); return;
     case DType::BF16:
@@ -141,7 +145,7 @@ void quantize_row(DType type, const float* x, std::int64_t n, std::byte* out) {
       }
       return;
     case DType::Q8_0: quantize_row_q8_0(x, n, out); return;
-    case DType::Q4_0: quantize_row_q4_0_fitted(x, n, out); return;
+    case DType::Q4_0: quantize_row_q4_0_fitted(x, n, out, importance); return;
     default: throw Error("quantize_row: cannot store rows as " + std::string(dtype_name(type)));
   }
 }

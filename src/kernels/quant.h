@@ -24,14 +24,20 @@ void quantize_row_q4_0(const float* x, std::int64_t n, std::byte* out);
 // with the smallest squared error wins. Never worse than quantize_row_q4_0 before the f16
 // rounding of d (its levels are candidate k = 0 … up to rounding mode); on stories260K it took
 // the q4 perplexity increase from +3.8% to +2.6% (docs/PERFORMANCE.md).
-void quantize_row_q4_0_fitted(const float* x, std::int64_t n, std::byte* out);
+// With `importance` ([n], positive: an importance matrix's E[a_j²] of each input column, see
+// model/importance.h) the fit minimises Σ_j E[a_j²]·(x_j − d·l_j)², the expected squared error
+// of the row's output, instead (d = Σwxl / Σwl²); without it every element weighs 1 exactly as
+// before. (llama.cpp also multiplies by sqrt(σ² + x_j²); tried here, it moved the two
+// stories260K models' q4 perplexity erratically, from −7 to +8 points, so it is not used.)
+void quantize_row_q4_0_fitted(const float* x, std::int64_t n, std::byte* out, const float* importance = nullptr);
 
 void dequantize_row_q8_0(const std::byte* in, std::int64_t n, float* out);
 void dequantize_row_q4_0(const std::byte* in, std::int64_t n, float* out);
 
-// Any stored row type (F32, F16, BF16, Q8_0, Q4_0 (fitted)) to and from float32. `in`/`out` need no
-// alignment. Throws supra::Error for other types or a block type with n % 32 != 0.
-void quantize_row(DType type, const float* x, std::int64_t n, std::byte* out);
+// Any stored row type (F32, F16, BF16, Q8_0, Q4_0 (fitted, weighted by `importance` when
+// given; the other types ignore it)) to and from float32. `in`/`out` need no alignment. Throws
+// supra::Error for other types or a block type with n % 32 != 0.
+void quantize_row(DType type, const float* x, std::int64_t n, std::byte* out, const float* importance = nullptr);
 void dequantize_row(DType type, const std::byte* in, std::int64_t n, float* out);
 
 }  // namespace supra::kernels

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "model/gguf_layout.h"
+#include "model/importance.h"
 
 namespace supra {
 
@@ -15,15 +16,20 @@ DType storage_type(const GgufSlot& slot, DType matrix_type);
 // Writes `w` as GGUF with matrices stored as `matrix_type` (see storage_type). Streams tensor
 // by tensor: each output tensor is built row by row from the mapped source and
 // the source pages are released after it, so the resident size stays near the largest tensor.
+// With `importance`, Q4_0 block scales are fitted with each tensor's column weights
+// (ImportanceMatrix::column_weights; tensors without an entry are fitted unweighted).
 void write_weights_gguf(Weights& w, const ModelConfig& config, const GgufMetadata& metadata, DType matrix_type,
-                        const std::filesystem::path& gguf_path);
+                        const std::filesystem::path& gguf_path, const ImportanceMatrix* importance = nullptr);
 
 // Writes into a temporary folder beside `out_dir` and renames it: `out_dir` appears complete
-// or not at all. Throws supra::Error when out_dir exists.
-void quantize_model(const std::filesystem::path& model_dir, const std::filesystem::path& out_dir, DType matrix_type);
+// or not at all. Throws supra::Error when out_dir exists. A non-empty `imatrix_path` names an
+// importance matrix (supra imatrix or llama.cpp's llama-imatrix, GGUF) to fit Q4_0 scales with.
+void quantize_model(const std::filesystem::path& model_dir, const std::filesystem::path& out_dir, DType matrix_type,
+                    const std::filesystem::path& imatrix_path = {});
 
 // The GGUF file alone (what quantize_model writes as model.gguf).
-void write_model_gguf(const std::filesystem::path& model_dir, const std::filesystem::path& gguf_path, DType matrix_type);
+void write_model_gguf(const std::filesystem::path& model_dir, const std::filesystem::path& gguf_path, DType matrix_type,
+                      const std::filesystem::path& imatrix_path = {});
 
 // A model folder (config.json + model.gguf) of a synthetic shape (model/synthetic.h) with
 // random weights generated in `matrix_type` and a synthetic vocabulary: the same model for

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "kernels/kernels.h"
 #include "model/positional.h"
@@ -35,8 +36,17 @@ Buffer repeat_heads(const Buffer& src, std::int64_t T, std::int64_t Hkv, std::in
 
 }  // namespace
 
-Transformer::Transformer(const ModelConfig& config, const Weights& weights)
-    : c_(config), w_(weights), inv_freq_(rotary_inv_freq(config)), slopes_(decay_slopes(config)) {}
+Transformer::Transformer(const ModelConfig& config, const Weights& weights, MatmulObserver observer)
+    : c_(config),
+      w_(weights),
+      inv_freq_(rotary_inv_freq(config)),
+      slopes_(decay_slopes(config)),
+      observer_(std::move(observer)) {}
+
+void Transformer::project(float* out, const float* x, const kernels::Matrix& w, std::int64_t T) const {
+  if (observer_) observer_(w, x, T);
+  kernels::matmul(out, x, w, T);
+}
 
 State Transformer::new_state() const {
   State s;
@@ -76,7 +86,7 @@ std::vector<float> Transformer::run(std::span<const TokenId> ids, State& state, 
   kernels::rmsnorm(z.data(), x.data() + first * D, w_.final_norm.data(), n, D, c_.norm_eps);
   if (trace && wanted == LogitsWanted::All) emit(trace, "final_norm_out", z);
   Buffer logits = zeros(n * c_.vocab_size);
-  kernels::matmul(logits.data(), z.data(), w_.output, n);
+  project(logits.data(), z.data(), w_.output, n);
   return logits;
 }
 
@@ -86,14 +96,14 @@ void Transformer::linear_attention(float* out, const float* z, std::int64_t T, s
   const std::int64_t H = c_.n_heads, Hkv = c_.n_kv_heads, dh = c_.head_dim, dqk = c_.qk_dim, dv = c_.v_dim;
   // Projections (spec §3.1) and the ReLU feature map over all heads at once (§3.2).
   Buffer q = zeros(T * H * dh), k = zeros(T * Hkv * dh), v = zeros(T * Hkv * dv);
-  kernels::matmul(q.data(), z, lw.wq, T);
-  kernels::matmul(k.data(), z, lw.wk, T);
-  kernels::matmul(v.data(), z, lw.wv, T);
+  project(q.data(), z, lw.wq, T);
+  project(k.data(), z, lw.wk, T);
+  project(v.data(), z, lw.wv, T);
   Buffer qf = zeros(T * H * dqk), kf_kv = zeros(T * Hkv * dqk);
-  kernels::matmul(qf.data(), q.data(), lw.feat_q, T);
+  project(qf.data(), q.data(), lw.feat_q, T);
   kernels::add_bias(qf.data(), lw.feat_q_bias.data(), T, H * dqk);
   kernels::relu(qf.data(), T * H * dqk);
-  kernels::matmul(kf_kv.data(), k.data(), lw.feat_k, T);
+  project(kf_kv.data(), k.data(), lw.feat_k, T);
   kernels::add_bias(kf_kv.data(), lw.feat_k_bias.data(), T, Hkv * dqk);
   kernels::relu(kf_kv.data(), T * Hkv * dqk);
   // GQA repeat (§3.3), then qk-norm over all H·dqk features (§3.4), then rotary (§3.5).
@@ -130,16 +140,16 @@ void Transformer::linear_attention(float* out, const float* z, std::int64_t T, s
   emit(trace, layer_name(layer, "attn_raw"), o);
   kernels::group_norm(o.data(), o.data(), T, H, dv, kGroupNormEps);
   emit(trace, layer_name(layer, "groupnorm_out"), o);
-  kernels::matmul(out, o.data(), lw.wo, T);
+  project(out, o.data(), lw.wo, T);
 }
 
 void Transformer::softmax_attention(float* out, const float* z, std::int64_t T, std::int64_t pos, LayerState& ls,
                                     const LayerWeights& lw, int layer, const TraceFn& trace) const {
   const std::int64_t H = c_.n_heads, Hkv = c_.n_kv_heads, d = c_.qk_dim, dv = c_.v_dim, r = H / Hkv;
   Buffer q = zeros(T * H * d), k = zeros(T * Hkv * d), v = zeros(T * Hkv * dv);
-  kernels::matmul(q.data(), z, lw.wq, T);
-  kernels::matmul(k.data(), z, lw.wk, T);
-  kernels::matmul(v.data(), z, lw.wv, T);
+  project(q.data(), z, lw.wq, T);
+  project(k.data(), z, lw.wk, T);
+  project(v.data(), z, lw.wv, T);
   if (c_.rotary) {
     kernels::rope(q.data(), T, H, d, d, pos, inv_freq_.data());
     kernels::rope(k.data(), T, Hkv, d, d, pos, inv_freq_.data());
@@ -158,17 +168,17 @@ void Transformer::softmax_attention(float* out, const float* z, std::int64_t T, 
                                Hkv * dv, T, pos, d, dv, scale);
   }
   emit(trace, layer_name(layer, "attn_raw"), o);
-  kernels::matmul(out, o.data(), lw.wo, T);
+  project(out, o.data(), lw.wo, T);
 }
 
 void Transformer::feed_forward(float* x, std::int64_t T, const LayerWeights& lw) const {
   const std::int64_t D = c_.dim, F = c_.ffn_dim;
   Buffer z = zeros(T * D), gate = zeros(T * F), up = zeros(T * F), down = zeros(T * D);
   kernels::rmsnorm(z.data(), x, lw.ffn_norm.data(), T, D, c_.norm_eps);
-  kernels::matmul(gate.data(), z.data(), lw.w_gate, T);
-  kernels::matmul(up.data(), z.data(), lw.w_up, T);
+  project(gate.data(), z.data(), lw.w_gate, T);
+  project(up.data(), z.data(), lw.w_up, T);
   kernels::silu_mul(gate.data(), gate.data(), up.data(), T * F);
-  kernels::matmul(down.data(), gate.data(), lw.w_down, T);
+  project(down.data(), gate.data(), lw.w_down, T);
   for (std::int64_t j = 0; j < T * D; ++j) x[j] += down[j];
 }
 

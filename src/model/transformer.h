@@ -1,6 +1,7 @@
 // Transformer: the decoder stack (spec §2) with SUPRA linear attention (§3) or softmax
 // attention (§4), run over a span of tokens continuing from a State.
 #pragma once
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -15,9 +16,13 @@ enum class AttentionPath {
   Step,   // exactly one token, recurrent update (requires ids.size() == 1)
 };
 
+// Sees every matrix product's input rows [rows, w.cols] before the product (supra imatrix
+// collects activation statistics with it).
+using MatmulObserver = std::function<void(const kernels::Matrix& w, const float* x, std::int64_t rows)>;
+
 class Transformer {
  public:
-  Transformer(const ModelConfig& config, const Weights& weights);
+  Transformer(const ModelConfig& config, const Weights& weights, MatmulObserver observer = {});
 
   State new_state() const;
 
@@ -31,11 +36,14 @@ class Transformer {
   void softmax_attention(float* out, const float* z, std::int64_t T, std::int64_t pos, LayerState& ls,
                          const LayerWeights& lw, int layer, const TraceFn& trace) const;
   void feed_forward(float* x, std::int64_t T, const LayerWeights& lw) const;
+  // out[T, w.rows] = x[T, w.cols] · wᵀ, shown to the observer first.
+  void project(float* out, const float* x, const kernels::Matrix& w, std::int64_t T) const;
 
   const ModelConfig& c_;
   const Weights& w_;
   std::vector<float> inv_freq_;
   std::vector<float> slopes_;
+  MatmulObserver observer_;
 };
 
 }  // namespace supra

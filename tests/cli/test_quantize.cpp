@@ -36,6 +36,37 @@ TEST(Quantize, BadFlagsAndExistingOutputAreErrors) {
   for (const auto& entry : fs::directory_iterator(dir.path())) ADD_FAILURE() << "left behind: " << entry.path();
 }
 
+TEST(Quantize, ImportanceMatrixFromImatrixFeedsQ4) {
+  TempDir dir;
+  const fs::path text = dir.path() / "calibration.txt";
+  std::string story;
+  for (int i = 0; i < 40; ++i) story += "Once upon a time there was a little girl who liked to play in the park. ";
+  write_file(text, story);
+  const fs::path im = dir.path() / "im.gguf";
+  const CliResult r = run_cli("imatrix -m " + q(stories()) + " -f " + q(text) + " -o " + q(im) + " --ctx 64");
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("windows of 64 tokens"), std::string::npos) << describe(r);
+  const fs::path out = dir.path() / "q4";
+  const CliResult qz = run_cli("quantize -m " + q(stories()) + " -o " + q(out) + " --type q4 --imatrix " + q(im));
+  ASSERT_EQ(qz.exit_code, 0) << describe(qz);
+  const CliResult gen = run_cli("generate -m " + q(out) + " -p 'Once upon a time' -n 8 --temperature 0");
+  EXPECT_EQ(gen.exit_code, 0) << describe(gen);
+
+  expect_error(run_cli("quantize -m " + q(stories()) + " -o " + q(dir.path() / "q8") + " --type q8 --imatrix " + q(im)),
+               "--imatrix");
+  expect_error(run_cli("quantize -m " + q(stories()) + " -o " + q(dir.path() / "x") + " --type q4 --imatrix " +
+                       q(dir.path() / "absent.gguf")),
+               "absent.gguf");
+  // A model file is not an importance matrix.
+  expect_error(run_cli("quantize -m " + q(stories()) + " -o " + q(dir.path() / "y") + " --type q4 --imatrix " +
+                       q(out / "model.gguf")),
+               "not an importance matrix");
+  expect_error(run_cli("imatrix -m " + q(stories()) + " -f " + q(dir.path() / "absent.txt")), "-f");
+  expect_error(run_cli("imatrix -m " + q(stories()) + " -f " + q(text) + " --ctx 1"), "--ctx");
+  expect_usage_error(run_cli("imatrix -m " + q(stories())), "--file");
+  for (const char* left : {"q8", "x", "y"}) EXPECT_FALSE(fs::exists(dir.path() / left)) << left;
+}
+
 TEST(Quantize, ATruncatedGgufIsAnError) {
   TempDir dir;
   const fs::path out = dir.path() / "q8";

@@ -155,6 +155,52 @@ TEST(Q4_0, FittedScalesAreNeverWorseAndUsuallyBetter) {
   EXPECT_LT(fit_total, 0.95 * ref_total) << fit_total << " vs " << ref_total;
 }
 
+TEST(Q4_0, UniformImportanceIsTheUnweightedFitExactly) {
+  std::mt19937 rng(5);
+  const std::int64_t n = 32 * 40;
+  const std::vector<float> x = random_row(rng, n, 0.03f);
+  const std::vector<float> ones(static_cast<std::size_t>(n), 1.0f);
+  std::vector<std::byte> plain(dtype_row_bytes(DType::Q4_0, n)), weighted(plain.size());
+  quantize_row(DType::Q4_0, x.data(), n, plain.data());
+  quantize_row(DType::Q4_0, x.data(), n, weighted.data(), ones.data());
+  EXPECT_EQ(plain, weighted);
+}
+
+TEST(Q4_0, ImportanceLowersTheWeightedErrorItIsFittedFor) {
+  // Columns of very different importance (as activations are): the weighted fit must not lose
+  // to the unweighted one on Σ w·(x − x̂)², and must win on most blocks.
+  std::mt19937 rng(17);
+  const std::int64_t n = 32 * 300;
+  const std::vector<float> x = random_row(rng, n, 0.02f);
+  std::vector<float> importance(static_cast<std::size_t>(n));
+  std::exponential_distribution<float> spread(1.0f);
+  for (float& w : importance) w = 0.01f + spread(rng) * spread(rng);
+  std::vector<std::byte> plain(dtype_row_bytes(DType::Q4_0, n)), weighted(plain.size());
+  quantize_row(DType::Q4_0, x.data(), n, plain.data());
+  quantize_row(DType::Q4_0, x.data(), n, weighted.data(), importance.data());
+  std::vector<float> plain_back(static_cast<std::size_t>(n)), weighted_back(plain_back.size());
+  dequantize_row(DType::Q4_0, plain.data(), n, plain_back.data());
+  dequantize_row(DType::Q4_0, weighted.data(), n, weighted_back.data());
+  int better = 0;
+  double plain_total = 0, weighted_total = 0;
+  for (std::int64_t b = 0; b < n / 32; ++b) {
+    double e_plain = 0, e_weighted = 0, scale = 0;
+    for (std::int64_t j = b * 32; j < (b + 1) * 32; ++j) {
+      const double w = importance[static_cast<std::size_t>(j)];
+      e_plain += w * (double(x[j]) - plain_back[j]) * (double(x[j]) - plain_back[j]);
+      e_weighted += w * (double(x[j]) - weighted_back[j]) * (double(x[j]) - weighted_back[j]);
+      scale += w * double(x[j]) * x[j];
+    }
+    // Slack for the f16 rounding of the fitted scale, as above.
+    ASSERT_LE(e_weighted, e_plain + 4 * 0x1.0p-11 * scale) << "block " << b;
+    better += e_weighted < e_plain;
+    plain_total += e_plain;
+    weighted_total += e_weighted;
+  }
+  EXPECT_GT(better, n / 32 / 2);
+  EXPECT_LT(weighted_total, 0.9 * plain_total) << weighted_total << " vs " << plain_total;
+}
+
 TEST(Quant, PartialBlocksAndOtherTypesAreRejected) {
   std::vector<float> x(33, 1.0f);
   std::vector<std::byte> out(64);

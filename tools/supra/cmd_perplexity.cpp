@@ -4,10 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "commands.h"
 #include "eval/perplexity.h"
@@ -28,15 +26,6 @@ struct PerplexityFlags {
   std::int64_t seq_len = 2048;
   std::int64_t max_sequences = 0;
 };
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("-f: cannot open " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw Error("-f: cannot read " + path);
-  return text.str();
-}
 
 void print_text(const eval::WindowedPerplexity& windowed, const eval::StreamedPerplexity& streamed,
                 std::size_t tokens) {
@@ -109,7 +98,7 @@ void run(const PerplexityFlags& f) {
   if (!f.shards.empty()) return run_shards(f);
   if (f.context < 3) throw Error("--ctx must be at least 3 tokens, got " + std::to_string(f.context));
   if (f.chunk < 1) throw Error("--chunk must be at least 1 token, got " + std::to_string(f.chunk));
-  const std::string text = read_text(f.file);
+  const std::string text = read_text_file("-f", f.file);
   const auto folder = model_folder(f.model);
   const Model model = Model::load(folder);
   const Tokenizer tokenizer = Tokenizer::load_folder(folder);

@@ -17,13 +17,17 @@ struct QuantizeFlags {
   std::string synthetic;
   std::string out;
   std::string type;
+  std::string imatrix;
 };
 
 void run(const QuantizeFlags& f) {
   if (!f.model.empty() && !f.synthetic.empty()) throw Error("give -m/--model or --synthetic, not both");
   const DType type = weight_type("--type", f.type);
+  if (!f.imatrix.empty() && !f.synthetic.empty()) throw Error("--imatrix applies to -m/--model, not --synthetic");
+  if (!f.imatrix.empty() && type != DType::Q4_0)
+    throw Error("--imatrix is used by --type q4 only (Q8_0 and the float types do not fit scales)");
   if (f.synthetic.empty())
-    quantize_model(model_folder(f.model), f.out, type);
+    quantize_model(model_folder(f.model), f.out, type, f.imatrix);
   else
     write_synthetic_model(f.synthetic, f.out, type);
   std::printf("wrote %s (model.gguf with %s matrices)\n", f.out.c_str(), std::string(dtype_name(type)).c_str());
@@ -42,6 +46,9 @@ void add_quantize(CLI::App& app) {
   cmd->add_option("-o,--out", flags->out, "output folder (must not exist; written atomically)")->required();
   cmd->add_option("--type", flags->type, "f32, bf16, f16, q8 (Q8_0) or q4 (Q4_0; the output projection stays Q8_0)")
       ->required();
+  cmd->add_option("--imatrix", flags->imatrix,
+                  "importance matrix (GGUF, from supra imatrix or llama-imatrix): with --type q4, fit each Q4_0 block's "
+                  "scale weighted by how large its input columns run");
   cmd->callback([flags] { run(*flags); });
 }
 

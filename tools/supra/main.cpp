@@ -1,6 +1,8 @@
 // supra: command-line front end of the engine. Thin: parses flags and calls the library.
 #include <cstdio>
 #include <exception>
+#include <fstream>
+#include <sstream>
 
 #include "commands.h"
 #include "supra/error.h"
@@ -19,6 +21,15 @@ DType weight_type(const std::string& flag, const std::string& value) {
   if (value == "q8") return DType::Q8_0;
   if (value == "q4") return DType::Q4_0;
   throw Error(flag + " must be f32, bf16, f16, q8 or q4, got \"" + value + "\"");
+}
+
+std::string read_text_file(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(flag + ": cannot open " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw Error(flag + ": cannot read " + path);
+  return text.str();
 }
 
 void add_model_option(CLI::App& cmd, std::string& target) {
@@ -41,6 +52,7 @@ int main(int argc, char** argv) {
   supra::cli::add_eval(app);
   supra::cli::add_perplexity(app);
   supra::cli::add_quantize(app);
+  supra::cli::add_imatrix(app);
   supra::cli::add_bench(app);
   supra::cli::add_linearize(app);
   supra::cli::add_tokenize_data(app);
@@ -48,7 +60,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
-      std::fprintf(stderr, "error: no command given (generate, logits, tokenize, info, eval, perplexity, serve, bench, linearize, tokenize-data or train); see --help\n");
+      std::fprintf(stderr, "error: no command given (generate, logits, tokenize, info, eval, perplexity, quantize, imatrix, serve, bench, linearize, tokenize-data or train); see --help\n");
       return 1;
     }
   } catch (const CLI::ParseError& e) {
