@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "kernels/simd.h"
 
@@ -14,6 +15,9 @@ namespace {
 // directly; across blocks the state carries the history. 64 is the reference kernel's block.
 constexpr std::int64_t kChunk = 64;
 
+// Query rows per tile of the softmax attention's score matrix.
+constexpr std::int64_t kSoftmaxTile = 64;
+
 }  // namespace
 
 void linear_attention_block(float* o, std::int64_t o_stride, float* S, const float* q, std::int64_t q_stride,
@@ -22,49 +26,28 @@ void linear_attention_block(float* o, std::int64_t o_stride, float* S, const flo
   // decay[n] = γ^n for n in [0, kChunk]
   std::vector<float> decay(kChunk + 1);
   for (std::int64_t n = 0; n <= kChunk; ++n) decay[n] = float(std::exp(log_gamma * double(n)));
-  std::vector<float> scores(kChunk * kChunk);
+  std::vector<float> scores(kChunk * kChunk), rows(static_cast<std::size_t>(kChunk * dqk));
 
+  // Per block of n tokens, four GEMMs (row-major, the block's rows read in place):
   for (std::int64_t start = 0; start < T; start += kChunk) {
     const std::int64_t n = std::min(kChunk, T - start);
-    // Intra-block scores A[i][j] = γ^{i-j} c ⟨q_i, k_j⟩, j ≤ i.
-    for (std::int64_t i = 0; i < n; ++i) {
-      const float* qi = q + (start + i) * q_stride;
-      for (std::int64_t j = 0; j <= i; ++j) {
-        const float* kj = k + (start + j) * k_stride;
-        float s = 0.0f;
-        for (std::int64_t e = 0; e < dqk; ++e) s += qi[e] * (scale * kj[e]);
-        scores[i * kChunk + j] = s * decay[i - j];
-      }
-    }
-    // o_i = Σ_j A[i][j] v_j + γ^i q_i S
-    for (std::int64_t i = 0; i < n; ++i) {
-      const float* qi = q + (start + i) * q_stride;
-      float* oi = o + (start + i) * o_stride;
-      for (std::int64_t f = 0; f < dv; ++f) oi[f] = 0.0f;
-      for (std::int64_t e = 0; e < dqk; ++e) {
-        const float qe = qi[e] * decay[i];
-        const float* Se = S + e * dv;
-        for (std::int64_t f = 0; f < dv; ++f) oi[f] += qe * Se[f];
-      }
-      for (std::int64_t j = 0; j <= i; ++j) {
-        const float a = scores[i * kChunk + j];
-        const float* vj = v + (start + j) * v_stride;
-        for (std::int64_t f = 0; f < dv; ++f) oi[f] += a * vj[f];
-      }
-    }
-    // S ← γ^n S + Σ_j γ^{n-j} c k_jᵀ v_j
-    const float carry = decay[n];
-    for (std::int64_t e = 0; e < dqk * dv; ++e) S[e] *= carry;
-    for (std::int64_t j = 0; j < n; ++j) {
-      const float* kj = k + (start + j) * k_stride;
-      const float* vj = v + (start + j) * v_stride;
-      const float w = decay[n - j];
-      for (std::int64_t e = 0; e < dqk; ++e) {
-        const float ke = w * (scale * kj[e]);
-        float* Se = S + e * dv;
-        for (std::int64_t f = 0; f < dv; ++f) Se[f] += ke * vj[f];
-      }
-    }
+    const float* qb = q + start * q_stride;
+    const float* kb = k + start * k_stride;
+    const float* vb = v + start * v_stride;
+    float* ob = o + start * o_stride;
+    // A = c Q Kᵀ [n, n], then the causal decay mask: A[i][j] = γ^{i-j} c ⟨q_i, k_j⟩ for j ≤ i, else 0.
+    sgemm('N', 'T', n, n, dqk, scale, qb, q_stride, kb, k_stride, 0.0f, scores.data(), n);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = 0; j < n; ++j) scores[i * n + j] = j <= i ? scores[i * n + j] * decay[i - j] : 0.0f;
+    // O = A V, then O += diag(γ^i) Q S: the block's own tokens and the history before it.
+    sgemm('N', 'N', n, dv, n, 1.0f, scores.data(), n, vb, v_stride, 0.0f, ob, o_stride);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t e = 0; e < dqk; ++e) rows[i * dqk + e] = qb[i * q_stride + e] * decay[i];
+    sgemm('N', 'N', n, dv, dqk, 1.0f, rows.data(), dqk, S, dv, 1.0f, ob, o_stride);
+    // S ← γ^n S + Kwᵀ V with Kw = diag(c γ^{n-j}) K.
+    for (std::int64_t j = 0; j < n; ++j)
+      for (std::int64_t e = 0; e < dqk; ++e) rows[j * dqk + e] = kb[j * k_stride + e] * (scale * decay[n - j]);
+    sgemm('T', 'N', dqk, dv, n, 1.0f, rows.data(), dqk, vb, v_stride, decay[n], S, dv);
   }
 }
 
@@ -77,31 +60,29 @@ void linear_attention_step(float* o, float* S, const float* q, const float* k, c
 void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride,
                        const float* keys, std::int64_t k_stride, const float* values, std::int64_t v_stride,
                        std::int64_t T, std::int64_t first_pos, std::int64_t d, std::int64_t dv, float scale) {
-  std::vector<float> p(static_cast<std::size_t>(first_pos + T));
-  for (std::int64_t t = 0; t < T; ++t) {
-    const float* qt = q + t * q_stride;
-    const std::int64_t n_keys = first_pos + t + 1;
-    float max_score = -INFINITY;
-    for (std::int64_t j = 0; j < n_keys; ++j) {
-      const float* kj = keys + j * k_stride;
-      float s = 0.0f;
-      for (std::int64_t e = 0; e < d; ++e) s += qt[e] * kj[e];
-      p[j] = s * scale;
-      max_score = std::max(max_score, p[j]);
+  // Tiles of query rows: P = c Q Kᵀ over the keys the tile's last row sees (one GEMM), a causal
+  // softmax per row, O = P V (one GEMM). A tile bounds the scores at kSoftmaxTile rows however
+  // long the cache, and its masked corner is at most half a tile of wasted products.
+  std::vector<float> p;
+  for (std::int64_t t0 = 0; t0 < T; t0 += kSoftmaxTile) {
+    const std::int64_t m = std::min(kSoftmaxTile, T - t0);
+    const std::int64_t n_keys = first_pos + t0 + m;
+    p.resize(static_cast<std::size_t>(m * n_keys));
+    sgemm('N', 'T', m, n_keys, d, scale, q + t0 * q_stride, q_stride, keys, k_stride, 0.0f, p.data(), n_keys);
+    for (std::int64_t i = 0; i < m; ++i) {
+      float* row = &p[static_cast<std::size_t>(i * n_keys)];
+      const std::int64_t seen = first_pos + t0 + i + 1;  // keys 0 .. first_pos + t0 + i
+      const float max_score = *std::max_element(row, row + seen);
+      double sum = 0.0;
+      for (std::int64_t j = 0; j < seen; ++j) {
+        row[j] = std::exp(row[j] - max_score);
+        sum += row[j];
+      }
+      const float inv = float(1.0 / sum);
+      for (std::int64_t j = 0; j < seen; ++j) row[j] *= inv;
+      std::fill(row + seen, row + n_keys, 0.0f);
     }
-    double sum = 0.0;
-    for (std::int64_t j = 0; j < n_keys; ++j) {
-      p[j] = std::exp(p[j] - max_score);
-      sum += p[j];
-    }
-    const float inv = float(1.0 / sum);
-    float* ot = o + t * o_stride;
-    for (std::int64_t f = 0; f < dv; ++f) ot[f] = 0.0f;
-    for (std::int64_t j = 0; j < n_keys; ++j) {
-      const float w = p[j] * inv;
-      const float* vj = values + j * v_stride;
-      for (std::int64_t f = 0; f < dv; ++f) ot[f] += w * vj[f];
-    }
+    sgemm('N', 'N', m, dv, n_keys, 1.0f, p.data(), n_keys, values, v_stride, 0.0f, o + t0 * o_stride, o_stride);
   }
 }
 

@@ -21,18 +21,18 @@ namespace {
 constexpr std::int64_t kPanelBytes = std::int64_t{32} << 20;
 constexpr std::int64_t kMinPanelRows = 64;
 
-void sgemm(float* y, std::int64_t ldy, const float* x, const float* w, std::int64_t T, std::int64_t n,
-           std::int64_t k) {
-  // Row-major C[T, n] = A[T, k] · B[n, k]ᵀ.
-  const dnnl_status_t st = dnnl_sgemm('N', 'T', T, n, k, 1.0f, x, k, w, k, 0.0f, y, ldy);
-  if (st != dnnl_success) throw Error("matmul: oneDNN sgemm failed (status " + std::to_string(int(st)) + ")");
-}
-
 }  // namespace
+
+void sgemm(char trans_a, char trans_b, std::int64_t M, std::int64_t N, std::int64_t K, float alpha, const float* A,
+           std::int64_t lda, const float* B, std::int64_t ldb, float beta, float* C, std::int64_t ldc) {
+  const dnnl_status_t st = dnnl_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (st != dnnl_success) throw Error("oneDNN sgemm failed (status " + std::to_string(int(st)) + ")");
+}
 
 void gemm(float* y, const float* x, const Matrix& w, std::int64_t T) {
   if (w.dtype == DType::F32) {
-    sgemm(y, w.rows, x, reinterpret_cast<const float*>(w.data), T, w.rows, w.cols);
+    sgemm('N', 'T', T, w.rows, w.cols, 1.0f, x, w.cols, reinterpret_cast<const float*>(w.data), w.cols, 0.0f, y,
+          w.rows);
     return;
   }
   // Reused across calls by the calling thread (the workers below write through `buf`).
@@ -45,7 +45,7 @@ void gemm(float* y, const float* x, const Matrix& w, std::int64_t T) {
     const std::int64_t n = std::min(panel_rows, w.rows - r0);
 #pragma omp parallel for schedule(static)
     for (std::int64_t r = r0; r < r0 + n; ++r) simd::decode_rows(buf + (r - r0) * w.cols, w, r, r + 1);
-    sgemm(y + r0, w.rows, x, buf, T, n, w.cols);
+    sgemm('N', 'T', T, n, w.cols, 1.0f, x, w.cols, buf, w.cols, 0.0f, y + r0, w.rows);
   }
 }
 

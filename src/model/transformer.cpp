@@ -16,8 +16,11 @@ using Buffer = std::vector<float>;
 // nn.GroupNorm's default epsilon, hard-coded in the reference (spec §3.9).
 constexpr float kGroupNormEps = 1e-5f;
 
-// Per-head attention work below which heads run on one thread (a team costs more).
+// Per-head attention work (multiply-adds) below which heads run on one thread (a team costs
+// more). Softmax heads are threaded from less: each is a pair of GEMMs over the whole cache,
+// and in decode (T = 1) that is a few thousand keys; the GEMMs then run on their head's thread.
 constexpr std::int64_t kMinThreadedHeadWork = std::int64_t{1} << 20;
+constexpr std::int64_t kMinThreadedSoftmaxWork = std::int64_t{1} << 15;
 
 Buffer zeros(std::int64_t n) { return Buffer(static_cast<std::size_t>(n), 0.0f); }
 
@@ -161,7 +164,7 @@ void Transformer::softmax_attention(float* out, const float* z, std::int64_t T, 
   const float scale = float(1.0 / std::sqrt(double(d)));
   Buffer o = zeros(T * H * dv);
   const std::int64_t keys = pos + T;
-#pragma omp parallel for schedule(static) if (T * keys * d >= kMinThreadedHeadWork)
+#pragma omp parallel for schedule(static) if (T * keys * d >= kMinThreadedSoftmaxWork)
   for (std::int64_t h = 0; h < H; ++h) {
     const std::int64_t g = h / r;
     kernels::softmax_attention(&o[h * dv], H * dv, &q[h * d], H * d, &ls.keys[g * d], Hkv * d, &ls.values[g * dv],
