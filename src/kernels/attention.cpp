@@ -57,21 +57,27 @@ void linear_attention_step(float* o, float* S, const float* q, const float* k, c
   simd::linear_attention_step(o, S, q, k, v, dqk, dv, gamma, scale);
 }
 
-void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride,
+void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride, std::int64_t heads,
                        const float* keys, std::int64_t k_stride, const float* values, std::int64_t v_stride,
                        std::int64_t T, std::int64_t first_pos, std::int64_t d, std::int64_t dv, float scale) {
-  // Tiles of query rows: P = c Q Kᵀ over the keys the tile's last row sees (one GEMM), a causal
-  // softmax per row, O = P V (one GEMM). A tile bounds the scores at kSoftmaxTile rows however
-  // long the cache, and its masked corner is at most half a tile of wasted products.
-  std::vector<float> p;
-  for (std::int64_t t0 = 0; t0 < T; t0 += kSoftmaxTile) {
-    const std::int64_t m = std::min(kSoftmaxTile, T - t0);
+  // Tiles of query rows, a row per (token, head): P = c Q Kᵀ over the keys the tile's last
+  // token sees (one GEMM), a causal softmax per row, O = P V (one GEMM). The heads of a kv group
+  // share one pass over the cache, so the keys and values are read once for all of them (in
+  // decode, that read is the cost). A tile bounds the scores at kSoftmaxTile rows however long
+  // the cache, and its masked corner is at most half a tile of wasted products.
+  const std::int64_t tokens_per_tile = std::max<std::int64_t>(1, kSoftmaxTile / heads);
+  std::vector<float> q_tile, p, o_tile;
+  for (std::int64_t t0 = 0; t0 < T; t0 += tokens_per_tile) {
+    const std::int64_t m = std::min(tokens_per_tile, T - t0), rows = m * heads;
     const std::int64_t n_keys = first_pos + t0 + m;
-    p.resize(static_cast<std::size_t>(m * n_keys));
-    sgemm('N', 'T', m, n_keys, d, scale, q + t0 * q_stride, q_stride, keys, k_stride, 0.0f, p.data(), n_keys);
-    for (std::int64_t i = 0; i < m; ++i) {
-      float* row = &p[static_cast<std::size_t>(i * n_keys)];
-      const std::int64_t seen = first_pos + t0 + i + 1;  // keys 0 .. first_pos + t0 + i
+    q_tile.resize(static_cast<std::size_t>(rows * d));
+    for (std::int64_t i = 0; i < m; ++i)
+      std::copy_n(q + (t0 + i) * q_stride, heads * d, &q_tile[static_cast<std::size_t>(i * heads * d)]);
+    p.resize(static_cast<std::size_t>(rows * n_keys));
+    sgemm('N', 'T', rows, n_keys, d, scale, q_tile.data(), d, keys, k_stride, 0.0f, p.data(), n_keys);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      float* row = &p[static_cast<std::size_t>(r * n_keys)];
+      const std::int64_t seen = first_pos + t0 + r / heads + 1;  // keys 0 .. the row's own position
       const float max_score = *std::max_element(row, row + seen);
       double sum = 0.0;
       for (std::int64_t j = 0; j < seen; ++j) {
@@ -82,7 +88,10 @@ void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int
       for (std::int64_t j = 0; j < seen; ++j) row[j] *= inv;
       std::fill(row + seen, row + n_keys, 0.0f);
     }
-    sgemm('N', 'N', m, dv, n_keys, 1.0f, p.data(), n_keys, values, v_stride, 0.0f, o + t0 * o_stride, o_stride);
+    o_tile.resize(static_cast<std::size_t>(rows * dv));
+    sgemm('N', 'N', rows, dv, n_keys, 1.0f, p.data(), n_keys, values, v_stride, 0.0f, o_tile.data(), dv);
+    for (std::int64_t i = 0; i < m; ++i)
+      std::copy_n(&o_tile[static_cast<std::size_t>(i * heads * dv)], heads * dv, o + (t0 + i) * o_stride);
   }
 }
 

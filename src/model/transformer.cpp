@@ -17,8 +17,8 @@ using Buffer = std::vector<float>;
 constexpr float kGroupNormEps = 1e-5f;
 
 // Per-head attention work (multiply-adds) below which heads run on one thread (a team costs
-// more). Softmax heads are threaded from less: each is a pair of GEMMs over the whole cache,
-// and in decode (T = 1) that is a few thousand keys; the GEMMs then run on their head's thread.
+// more). Softmax kv groups are threaded from less: each is a pair of GEMMs over the whole cache,
+// and in decode (T = 1) that is a few thousand keys; the GEMMs then run on their group's thread.
 constexpr std::int64_t kMinThreadedHeadWork = std::int64_t{1} << 20;
 constexpr std::int64_t kMinThreadedSoftmaxWork = std::int64_t{1} << 15;
 
@@ -164,12 +164,11 @@ void Transformer::softmax_attention(float* out, const float* z, std::int64_t T, 
   const float scale = float(1.0 / std::sqrt(double(d)));
   Buffer o = zeros(T * H * dv);
   const std::int64_t keys = pos + T;
-#pragma omp parallel for schedule(static) if (T * keys * d >= kMinThreadedSoftmaxWork)
-  for (std::int64_t h = 0; h < H; ++h) {
-    const std::int64_t g = h / r;
-    kernels::softmax_attention(&o[h * dv], H * dv, &q[h * d], H * d, &ls.keys[g * d], Hkv * d, &ls.values[g * dv],
-                               Hkv * dv, T, pos, d, dv, scale);
-  }
+  // One task per kv group: its r query heads share one read of the group's cached keys and values.
+#pragma omp parallel for schedule(static) if (T * keys * d * r >= kMinThreadedSoftmaxWork)
+  for (std::int64_t g = 0; g < Hkv; ++g)
+    kernels::softmax_attention(&o[g * r * dv], H * dv, &q[g * r * d], H * d, r, &ls.keys[g * d], Hkv * d,
+                               &ls.values[g * dv], Hkv * dv, T, pos, d, dv, scale);
   emit(trace, layer_name(layer, "attn_raw"), o);
   project(out, o.data(), lw.wo, T);
 }

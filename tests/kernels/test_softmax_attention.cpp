@@ -74,7 +74,7 @@ std::vector<double> reference(const Problem& p) {
 // checks that no other column was written.
 std::vector<float> run_kernel(const Problem& p) {
   Floats o(p.T * p.o_stride, kSentinel);
-  softmax_attention(o.data() + Problem::lead, p.o_stride, p.q_row(0), p.q_stride, p.key(0), p.k_stride, p.value(0),
+  softmax_attention(o.data() + Problem::lead, p.o_stride, p.q_row(0), p.q_stride, 1, p.key(0), p.k_stride, p.value(0),
                     p.v_stride, p.T, p.first_pos, p.d, p.dv, p.scale);
   std::vector<float> out;
   for (std::int64_t t = 0; t < p.T; ++t)
@@ -99,6 +99,31 @@ TEST(SoftmaxAttention, MatchesNaiveCausalSoftmax) {
         const Problem p(rng, T, first_pos, dim[0], dim[1], 1.0f);
         EXPECT_TRUE(close_to(run_kernel(p), reference(p), kRelTol, p.describe(), p.dv));
       }
+}
+
+TEST(SoftmaxAttention, GroupedHeadsEqualOneHeadAtATime) {
+  // Three query heads of one kv group side by side in each row, in one call (tiles of 21 tokens
+  // × 3 heads, so T = 33 spans two tiles) and head by head.
+  auto rng = seeded_rng();
+  const std::int64_t heads = 3, d = 8, dv = 5, T = 33, first_pos = 9;
+  const std::int64_t q_stride = heads * d + 2, o_stride = heads * dv + 1, k_stride = d + 3, v_stride = dv + 1;
+  const Floats q(random_floats(rng, T * q_stride));
+  const Floats keys(random_floats(rng, (first_pos + T) * k_stride));
+  const Floats values(random_floats(rng, (first_pos + T) * v_stride));
+  const float scale = 0.35f;
+  Floats grouped(T * o_stride, kSentinel), single(T * o_stride, kSentinel);
+  softmax_attention(grouped.data(), o_stride, q.data(), q_stride, heads, keys.data(), k_stride, values.data(), v_stride,
+                    T, first_pos, d, dv, scale);
+  for (std::int64_t h = 0; h < heads; ++h)
+    softmax_attention(single.data() + h * dv, o_stride, q.data() + h * d, q_stride, 1, keys.data(), k_stride,
+                      values.data(), v_stride, T, first_pos, d, dv, scale);
+  for (std::int64_t i = 0; i < T * o_stride; ++i) {
+    if (i % o_stride == heads * dv) {
+      EXPECT_EQ(grouped[i], kSentinel) << "padding column written at " << i;
+      continue;
+    }
+    EXPECT_NEAR(grouped[i], single[i], 1e-6f * (1.0f + std::fabs(single[i]))) << "element " << i;
+  }
 }
 
 // Scores near +200 and -200: exp overflows (or underflows to 0/0) in float32 unless the
