@@ -61,7 +61,9 @@ void write_weights_gguf(Weights& w, const ModelConfig& config, const GgufMetadat
     const kernels::Matrix& m = *s.matrix;
     const std::size_t out_row = dtype_row_bytes(type, m.cols);
     std::vector<std::byte> out(out_row * static_cast<std::size_t>(m.rows));
-    const std::vector<float> weights = importance ? importance->column_weights(s.name, m.cols) : std::vector<float>{};
+    // Only Q4_0 fits its scales to an importance matrix.
+    const std::vector<float> weights =
+        importance && type == DType::Q4_0 ? importance->column_weights(s.name, m.cols) : std::vector<float>{};
     std::vector<float> scratch;
     for (std::int64_t r = 0; r < m.rows; ++r) {
       const std::int64_t dst = s.rope_heads > 0 ? rope_stored_row(r, m.rows, s.rope_heads) : r;

@@ -120,10 +120,35 @@ TEST(Quant, RoundTripErrorIsWithinHalfAStepPerBlock) {
   }
 }
 
-double block_squared_error(const float* x, const float* back) {
-  double e = 0;
-  for (int j = 0; j < 32; ++j) e += (double(x[j]) - back[j]) * (double(x[j]) - back[j]);
-  return e;
+// Two Q4_0 encodings of x compared block by block on Σ w·(x − x̂)² (w = 1 when `weights` is
+// empty): `fit` must never lose to `base` by more than the f16 rounding of its scale (2^-11
+// relative, on every element). Returns how often it wins and both totals.
+struct BlockComparison {
+  int fit_better = 0;
+  double base_total = 0, fit_total = 0;
+};
+
+BlockComparison compare_q4_blocks(const std::vector<float>& x, const std::vector<std::byte>& base,
+                                  const std::vector<std::byte>& fit, const std::vector<float>& weights) {
+  const auto n = static_cast<std::int64_t>(x.size());
+  std::vector<float> base_back(x.size()), fit_back(x.size());
+  dequantize_row(DType::Q4_0, base.data(), n, base_back.data());
+  dequantize_row(DType::Q4_0, fit.data(), n, fit_back.data());
+  BlockComparison c;
+  for (std::int64_t b = 0; b < n / 32; ++b) {
+    double e_base = 0, e_fit = 0, scale = 0;
+    for (std::int64_t j = b * 32; j < (b + 1) * 32; ++j) {
+      const double w = weights.empty() ? 1.0 : weights[static_cast<std::size_t>(j)];
+      e_base += w * (double(x[j]) - base_back[j]) * (double(x[j]) - base_back[j]);
+      e_fit += w * (double(x[j]) - fit_back[j]) * (double(x[j]) - fit_back[j]);
+      scale += w * double(x[j]) * x[j];
+    }
+    EXPECT_LE(e_fit, e_base + 4 * 0x1.0p-11 * scale) << "block " << b;
+    c.fit_better += e_fit < e_base;
+    c.base_total += e_base;
+    c.fit_total += e_fit;
+  }
+  return c;
 }
 
 TEST(Q4_0, FittedScalesAreNeverWorseAndUsuallyBetter) {
@@ -135,24 +160,9 @@ TEST(Q4_0, FittedScalesAreNeverWorseAndUsuallyBetter) {
   std::vector<std::byte> ref(dtype_row_bytes(DType::Q4_0, n)), fit(ref.size());
   quantize_row_q4_0(x.data(), n, ref.data());
   quantize_row(DType::Q4_0, x.data(), n, fit.data());  // what supra stores
-  std::vector<float> ref_back(static_cast<std::size_t>(n)), fit_back(ref_back.size());
-  dequantize_row(DType::Q4_0, ref.data(), n, ref_back.data());
-  dequantize_row(DType::Q4_0, fit.data(), n, fit_back.data());
-  double ref_total = 0, fit_total = 0;
-  int better = 0;
-  for (std::int64_t b = 0; b < n / 32; ++b) {
-    const double e_ref = block_squared_error(&x[b * 32], &ref_back[b * 32]);
-    const double e_fit = block_squared_error(&x[b * 32], &fit_back[b * 32]);
-    // Slack for the f16 rounding of the fitted scale (2^-11 relative, on every element).
-    double sum_sq = 0;
-    for (int j = 0; j < 32; ++j) sum_sq += double(x[b * 32 + j]) * x[b * 32 + j];
-    ASSERT_LE(e_fit, e_ref + 4 * 0x1.0p-11 * sum_sq) << "block " << b;
-    better += e_fit < e_ref;
-    ref_total += e_ref;
-    fit_total += e_fit;
-  }
-  EXPECT_GT(better, n / 32 / 2);
-  EXPECT_LT(fit_total, 0.95 * ref_total) << fit_total << " vs " << ref_total;
+  const BlockComparison c = compare_q4_blocks(x, ref, fit, {});
+  EXPECT_GT(c.fit_better, n / 32 / 2);
+  EXPECT_LT(c.fit_total, 0.95 * c.base_total) << c.fit_total << " vs " << c.base_total;
 }
 
 TEST(Q4_0, UniformImportanceIsTheUnweightedFitExactly) {
@@ -178,27 +188,9 @@ TEST(Q4_0, ImportanceLowersTheWeightedErrorItIsFittedFor) {
   std::vector<std::byte> plain(dtype_row_bytes(DType::Q4_0, n)), weighted(plain.size());
   quantize_row(DType::Q4_0, x.data(), n, plain.data());
   quantize_row(DType::Q4_0, x.data(), n, weighted.data(), importance.data());
-  std::vector<float> plain_back(static_cast<std::size_t>(n)), weighted_back(plain_back.size());
-  dequantize_row(DType::Q4_0, plain.data(), n, plain_back.data());
-  dequantize_row(DType::Q4_0, weighted.data(), n, weighted_back.data());
-  int better = 0;
-  double plain_total = 0, weighted_total = 0;
-  for (std::int64_t b = 0; b < n / 32; ++b) {
-    double e_plain = 0, e_weighted = 0, scale = 0;
-    for (std::int64_t j = b * 32; j < (b + 1) * 32; ++j) {
-      const double w = importance[static_cast<std::size_t>(j)];
-      e_plain += w * (double(x[j]) - plain_back[j]) * (double(x[j]) - plain_back[j]);
-      e_weighted += w * (double(x[j]) - weighted_back[j]) * (double(x[j]) - weighted_back[j]);
-      scale += w * double(x[j]) * x[j];
-    }
-    // Slack for the f16 rounding of the fitted scale, as above.
-    ASSERT_LE(e_weighted, e_plain + 4 * 0x1.0p-11 * scale) << "block " << b;
-    better += e_weighted < e_plain;
-    plain_total += e_plain;
-    weighted_total += e_weighted;
-  }
-  EXPECT_GT(better, n / 32 / 2);
-  EXPECT_LT(weighted_total, 0.9 * plain_total) << weighted_total << " vs " << plain_total;
+  const BlockComparison c = compare_q4_blocks(x, plain, weighted, importance);
+  EXPECT_GT(c.fit_better, n / 32 / 2);
+  EXPECT_LT(c.fit_total, 0.9 * c.base_total) << c.fit_total << " vs " << c.base_total;
 }
 
 TEST(Quant, PartialBlocksAndOtherTypesAreRejected) {
