@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <random>
+#include <string>
 
 #include "kernels/simd.h"
 #include "model/transformer.h"
@@ -95,7 +97,18 @@ double read_bandwidth_gb_s(int threads) {
   return best;
 }
 
+bool restart_peak_rss() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";  // Linux ≥ 4.0: the peak restarts at the current resident set
+  clear.flush();
+  return static_cast<bool>(clear);
+}
+
 std::uint64_t peak_rss_bytes() {
+  // VmHWM is what clear_refs resets; getrusage's maximum is kept where /proc is not readable.
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmHWM:")) return std::stoull(line.substr(6)) * 1024;  // "VmHWM:   1234 kB"
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;  // Linux reports KiB
@@ -116,6 +129,7 @@ Result run(const ModelConfig& config, const Weights& weights, const Options& o) 
   r.decode_tokens = o.decode_tokens;
   r.weight_bytes_per_token = weight_bytes_per_token(weights);
   r.read_bandwidth_gb_s = read_bandwidth_gb_s(r.threads);
+  restart_peak_rss();  // the probe's buffer, freed by now, is not the model's memory
 
   const Transformer model(config, weights);
   std::mt19937 rng(7);

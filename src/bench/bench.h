@@ -29,7 +29,7 @@ struct Result {
   std::uint64_t weight_bytes_per_token = 0;
   double read_bandwidth_gb_s = 0;
   double decode_bandwidth_fraction = 0;  // at the first depth
-  std::uint64_t peak_rss_bytes = 0;
+  std::uint64_t peak_rss_bytes = 0;  // while the model ran: the bandwidth probe's buffer excluded
   std::uint64_t state_bytes_at_max_depth = 0;
 };
 
@@ -47,7 +47,10 @@ double read_bandwidth_gb_s(int threads);
 // rows), so no depth needs d tokens of prefill.
 Result run(const ModelConfig& config, const Weights& weights, const Options& options);
 
-// Peak resident set size of this process so far, in bytes.
+// Peak resident set size of this process since it started or since restart_peak_rss, in bytes.
 std::uint64_t peak_rss_bytes();
+// Restarts the peak at the current resident set (false where Linux does not allow it, and the
+// peak then counts from the start). `run` calls it after the bandwidth probe frees its buffer.
+bool restart_peak_rss();
 
 }  // namespace supra::bench

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "supra/error.h"
 #include "supra/tensor.h"
 
 namespace supra::kernels {
@@ -15,11 +16,15 @@ struct Matrix {
   std::int64_t rows = 0;
   std::int64_t cols = 0;
   const std::byte* data = nullptr;
+  // Q4_0 rows stored in groups of 8, block by block (kernels/interleave.h), for decode.
+  bool interleaved = false;
 
   bool empty() const { return data == nullptr; }
   std::size_t row_bytes() const { return dtype_row_bytes(dtype, cols); }
-  // Rows [first, first + count) as a matrix of their own (a view, no copy).
+  // Rows [first, first + count) as a matrix of their own (a view, no copy). Interleaved
+  // matrices are sliced before they are interleaved (an interleaved group spans 8 rows).
   Matrix row_slice(std::int64_t first, std::int64_t count) const {
+    if (interleaved) throw Error("row_slice: an interleaved matrix cannot be sliced");
     return Matrix{dtype, count, cols, data + static_cast<std::size_t>(first) * row_bytes()};
   }
 };

@@ -36,7 +36,7 @@ struct Model::Impl {
   Impl(ModelConfig c, Checkpoint ckpt)
       : config(std::move(c)),
         checkpoint(std::move(ckpt)),
-        weights(bind_weights(checkpoint, config)),
+        weights(bind_for_inference(checkpoint, config)),
         transformer(config, weights) {}
 
   // Token by token: every call sees exactly one token (O(1) work per token).

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/interleave.h"
 #include "model/gguf_layout.h"
 #include "supra/error.h"
 #include "supra/tensor.h"
@@ -52,7 +53,7 @@ std::uint64_t splitmix(std::uint64_t& s) {
 
 class Generator {
  public:
-  Generator(DType dtype, std::uint64_t seed) : dtype_(dtype), seed_(seed) {}
+  Generator(DType dtype, std::uint64_t seed, bool interleave) : dtype_(dtype), seed_(seed), interleave_(interleave) {}
 
   kernels::Matrix matrix(SyntheticModel& m, std::int64_t rows, std::int64_t cols) {
     return matrix(m, rows, cols, dtype_);
@@ -72,7 +73,12 @@ class Generator {
       std::uint64_t s = seed_ * 0x100000001B3ull ^ (id << 40) ^ static_cast<std::uint64_t>(r);
       fill_row(dtype, base + static_cast<std::size_t>(r) * row_bytes, cols, a, s);
     }
-    return kernels::Matrix{dtype, rows, cols, base};
+    kernels::Matrix matrix{dtype, rows, cols, base};
+    if (interleave_ && kernels::interleavable(matrix)) {
+      kernels::interleave_q4_0(base, matrix);
+      matrix.interleaved = true;
+    }
+    return matrix;
   }
 
   std::vector<float> vector(std::int64_t n, float value) const { return std::vector<float>(static_cast<std::size_t>(n), value); }
@@ -138,6 +144,7 @@ class Generator {
 
   DType dtype_;
   std::uint64_t seed_;
+  bool interleave_;
   std::uint64_t count_ = 0;
 };
 
@@ -161,12 +168,12 @@ ModelConfig synthetic_config(std::string_view name) {
   return ModelConfig::parse(synthetic_config_json(name), "synthetic shape " + std::string(name));
 }
 
-SyntheticModel make_synthetic(const ModelConfig& c, DType dtype, std::uint64_t seed) {
+SyntheticModel make_synthetic(const ModelConfig& c, DType dtype, SyntheticUse use, std::uint64_t seed) {
   if (dtype != DType::F32 && dtype != DType::BF16 && dtype != DType::F16 && !is_block_quantized(dtype))
     throw Error("synthetic model: unsupported weight type " + std::string(dtype_name(dtype)));
   SyntheticModel m;
   m.config = c;
-  Generator g(dtype, seed);
+  Generator g(dtype, seed, use == SyntheticUse::Inference);
   const std::int64_t D = c.dim, H = c.n_heads, Hkv = c.n_kv_heads, dh = c.head_dim, F = c.ffn_dim;
   const bool linear = c.attention == AttentionKind::Linear;
   const std::int64_t dqk = linear ? c.qk_dim : dh, dv = linear ? c.v_dim : dh;

@@ -13,6 +13,7 @@
 
 #include "kernel_check.h"
 #include "kernels/gemm.h"
+#include "kernels/interleave.h"
 #include "kernels/kernels.h"
 #include "kernels/simd.h"
 
@@ -164,6 +165,59 @@ TEST(Dispatch, QuantizedMatmulOnEveryTarget) {
   }
 }
 
+// Q4_0 rows interleaved for decode give the plain rows' results on every path: groups of 8,
+// plain tail rows (37 = 4 groups + 5), thread items and dot_rows ranges that start and end
+// inside a group, batched activations and the GEMM's decoded panels.
+TEST(Dispatch, InterleavedQ4MatmulOnEveryTarget) {
+  auto rng = seeded_rng();
+  const std::int64_t shapes[][2] = {{8, 32}, {37, 96}, {203, 320}};
+  for (std::int64_t target : simd::available_targets()) {
+    ForcedTarget forced(target);
+    for (const auto& shape : shapes)
+      for (std::int64_t T : {std::int64_t{1}, std::int64_t{3}, std::int64_t{4}, std::int64_t{6}, kGemmMinTokens + 3}) {
+        const std::int64_t rows = shape[0], cols = shape[1];
+        const QuantWeights plain = quantize_weights(DType::Q4_0, rows, cols, random_floats(rng, rows * cols));
+        std::vector<std::byte> storage(plain.matrix.row_bytes() * static_cast<std::size_t>(rows));
+        interleave_q4_0(storage.data(), plain.matrix);
+        Matrix packed = plain.matrix;
+        packed.data = storage.data();
+        packed.interleaved = true;
+        const Floats x(random_floats(rng, T * cols));
+        Floats want(T * rows), got(T * rows);
+        matmul(want.data(), x.data(), plain.matrix, T);
+        matmul(got.data(), x.data(), packed, T);
+        const std::vector<double> want_d(want.span().begin(), want.span().end());
+        const std::string what = label("interleaved matmul", target, rows, cols, T);
+        EXPECT_TRUE(close_to(got.span(), want_d, 1e-5, what, rows));
+        if (T < kGemmMinTokens) {  // ranges cut inside groups
+          std::vector<simd::QBlock> xq(static_cast<std::size_t>(T * cols / kQuantBlock));
+          simd::quantize_activations(xq.data(), x.data(), T, cols);
+          Floats parts(T * rows);
+          for (std::int64_t r0 = 0; r0 < rows; r0 += 5)
+            simd::dot_rows(parts.data(), packed, r0, std::min(rows, r0 + 5), nullptr, xq.data(), T);
+          EXPECT_TRUE(close_to(parts.span(), want_d, 1e-5, what + " in ranges of 5", rows));
+        }
+      }
+  }
+}
+
+TEST(Dispatch, InterleaveRewritesInPlace) {
+  auto rng = seeded_rng();
+  const QuantWeights plain = quantize_weights(DType::Q4_0, 19, 64, random_floats(rng, 19 * 64));
+  const std::size_t bytes = plain.matrix.row_bytes() * 19;
+  std::vector<std::byte> copied(bytes), in_place(plain.matrix.data, plain.matrix.data + bytes);
+  interleave_q4_0(copied.data(), plain.matrix);
+  Matrix same = plain.matrix;
+  same.data = in_place.data();
+  interleave_q4_0(in_place.data(), same);
+  EXPECT_EQ(copied, in_place);
+  EXPECT_FALSE(interleavable(Matrix{DType::Q4_0, 7, 64, plain.matrix.data}));
+  EXPECT_FALSE(interleavable(Matrix{DType::Q8_0, 16, 64, plain.matrix.data}));
+  Matrix packed = same;
+  packed.interleaved = true;
+  EXPECT_THROW(packed.row_slice(8, 8), Error);
+}
+
 TEST(Dispatch, CopyRowDecodesBlockTypes) {
   auto rng = seeded_rng();
   const std::int64_t rows = 5, cols = 96;
@@ -175,6 +229,17 @@ TEST(Dispatch, CopyRowDecodesBlockTypes) {
       copy_row(out.data(), w.matrix, 3);
       const std::vector<double> want(w.decoded.begin() + 3 * cols, w.decoded.begin() + 4 * cols);
       EXPECT_TRUE(close_to(out.span(), want, 1e-7, label("copy_row " + std::string(dtype_name(dtype)), target, rows, cols, 1)));
+    }
+    const std::int64_t n = 11;  // one interleaved group and 3 plain rows
+    const QuantWeights plain = quantize_weights(DType::Q4_0, n, cols, random_floats(rng, n * cols));
+    std::vector<std::byte> storage(plain.matrix.row_bytes() * n);
+    interleave_q4_0(storage.data(), plain.matrix);
+    const Matrix packed{DType::Q4_0, n, cols, storage.data(), true};
+    for (std::int64_t r = 0; r < n; ++r) {
+      Floats out(cols);
+      copy_row(out.data(), packed, r);
+      const std::vector<double> want(plain.decoded.begin() + r * cols, plain.decoded.begin() + (r + 1) * cols);
+      EXPECT_TRUE(close_to(out.span(), want, 1e-7, label("copy_row interleaved Q4_0", target, n, cols, 1) + " row " + std::to_string(r)));
     }
   }
 }

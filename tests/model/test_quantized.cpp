@@ -7,7 +7,10 @@
 #include <cmath>
 #include <filesystem>
 
+#include "kernels/kernels.h"
 #include "model/quantize.h"
+#include "model/transformer.h"
+#include "model/weights.h"
 #include "supra/checkpoint.h"
 #include "supra/error.h"
 #include "supra/model.h"
@@ -90,6 +93,44 @@ TEST(GgufModel, QuantizedLogitsStayCloseInEveryMode) {
       EXPECT_LT(e8, e4) << what;
       EXPECT_GT(e8, 0.0) << what << ": the q8 model must not be the f32 one";
     }
+  }
+}
+
+// A loaded Q4_0 model runs on interleaved matrices (interleave_for_decode). Each must multiply
+// like the file's plain matrix: to float rounding in decode (where whole-model logits would
+// amplify a rounding flip of the quantized activations), exactly over spans (the GEMM decodes
+// both layouts to the same floats).
+TEST(GgufModel, InterleavedQ4RunsLikeThePlainLayout) {
+  for (const char* model : {"supra_gqa", "mistral_softmax"}) {
+    TempDir dir;
+    const fs::path q4 = dir.path() / "q4";
+    quantize_model(golden(model), q4, DType::Q4_0);
+    const ModelConfig config = ModelConfig::load_folder(q4);
+    const Checkpoint checkpoint = Checkpoint::open_folder(q4);
+    const Weights plain = bind_weights(checkpoint, config);
+    const Weights packed = bind_for_inference(checkpoint, config);
+    std::vector<std::pair<kernels::Matrix, kernels::Matrix>> pairs = {{plain.output, packed.output}};
+    for (std::size_t l = 0; l < plain.layers.size(); ++l) {
+      const LayerWeights &p = plain.layers[l], &q = packed.layers[l];
+      pairs.insert(pairs.end(), {{p.wq, q.wq}, {p.wk, q.wk}, {p.wv, q.wv}, {p.wo, q.wo}, {p.w_gate, q.w_gate},
+                                 {p.w_up, q.w_up}, {p.w_down, q.w_down}, {p.feat_q, q.feat_q}, {p.feat_k, q.feat_k}});
+    }
+    int interleaved = 0;
+    for (const auto& [p, q] : pairs) {
+      if (p.empty()) continue;
+      interleaved += q.interleaved;
+      EXPECT_EQ(q.interleaved, p.dtype == DType::Q4_0) << model;
+      std::vector<float> x(static_cast<std::size_t>(p.cols)), y_plain(static_cast<std::size_t>(p.rows)), y(y_plain);
+      for (std::size_t c = 0; c < x.size(); ++c) x[c] = std::sin(0.37f * static_cast<float>(c));
+      kernels::matmul(y_plain.data(), x.data(), p, 1);
+      kernels::matmul(y.data(), x.data(), q, 1);
+      EXPECT_LE(compare(y, y_plain).rel(), 1e-6) << model << " matrix of " << p.rows << " rows";
+    }
+    EXPECT_GE(interleaved, 7 * static_cast<int>(plain.layers.size())) << model;
+    const Transformer a(config, plain), b(config, packed);
+    State sa = a.new_state(), sb = b.new_state();
+    EXPECT_EQ(a.run(kIds, sa, AttentionPath::Block, LogitsWanted::All, {}),
+              b.run(kIds, sb, AttentionPath::Block, LogitsWanted::All, {})) << model;
   }
 }
 

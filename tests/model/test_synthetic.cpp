@@ -46,7 +46,8 @@ TEST(Synthetic, UnknownNameListsTheKnownOnes) {
 TEST(Synthetic, ShapesDtypesAndDeterminism) {
   const ModelConfig c = synthetic_config("tiny");
   for (DType dtype : {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0}) {
-    const SyntheticModel a = make_synthetic(c, dtype, 3), b = make_synthetic(c, dtype, 3), other = make_synthetic(c, dtype, 4);
+    const SyntheticModel a = make_synthetic(c, dtype, SyntheticUse::File, 3), b = make_synthetic(c, dtype, SyntheticUse::File, 3),
+                         other = make_synthetic(c, dtype, SyntheticUse::File, 4);
     const LayerWeights& l = a.weights.layers.at(1);
     EXPECT_EQ(a.weights.layers.size(), std::size_t(c.n_layers));
     EXPECT_EQ(l.w_gate.rows, c.ffn_dim);

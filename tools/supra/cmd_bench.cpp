@@ -102,7 +102,7 @@ void run(Flags& f) {
   if (!f.synthetic.empty()) {
     const DType dtype = weight_type("--dtype", f.dtype);
     const ModelConfig config = synthetic_config(f.synthetic);
-    const SyntheticModel m = make_synthetic(config, dtype);
+    const SyntheticModel m = make_synthetic(config, dtype, SyntheticUse::Inference);
     const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r = bench::run(m.config, m.weights, f.options);
     r.shape = f.synthetic;
@@ -111,7 +111,7 @@ void run(Flags& f) {
   } else {
     const ModelConfig config = ModelConfig::load_folder(f.model);
     const Checkpoint checkpoint = Checkpoint::open_folder(f.model);
-    const Weights weights = bind_weights(checkpoint, config);
+    const Weights weights = bind_for_inference(checkpoint, config);
     const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r = bench::run(config, weights, f.options);
     r.shape = f.model;
