@@ -1,6 +1,6 @@
 // matmul: the dispatched dot-product kernels (simd.h) for decode and short spans, the oneDNN
-// GEMM (gemm.h) for long prefills. Threads split the output rows; each weight byte is read
-// from memory once per call.
+// GEMM (gemm.h) for long prefills. Threads (thread_pool.h) split the output rows; each weight
+// byte is read from memory once per call.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -8,6 +8,7 @@
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "kernels/simd.h"
+#include "kernels/thread_pool.h"
 #include "supra/error.h"
 
 namespace supra::kernels {
@@ -38,10 +39,14 @@ void matmul(float* y, const float* x, const Matrix& w, std::int64_t T) {
   // Rows per work item: enough to amortize scheduling, few enough to balance two threads.
   constexpr std::int64_t kRowsPerItem = 64;
   const std::int64_t items = (w.rows + kRowsPerItem - 1) / kRowsPerItem;
-#pragma omp parallel for schedule(dynamic, 1) if (w.rows * w.cols * T >= kMinParallelWork)
-  for (std::int64_t i = 0; i < items; ++i) {
+  const auto item = [&](std::int64_t i) {
     const std::int64_t r0 = i * kRowsPerItem, r1 = std::min(w.rows, r0 + kRowsPerItem);
     simd::dot_rows(y, w, r0, r1, quantized ? nullptr : x, quantized ? xq.data() : nullptr, T);
+  };
+  if (w.rows * w.cols * T < kMinParallelWork) {
+    for (std::int64_t i = 0; i < items; ++i) item(i);
+  } else {
+    parallel_for(items, item);  // the spinning pool: decode runs hundreds of these per token
   }
 }
 
