@@ -35,6 +35,16 @@ void cpu_relax() {
 #endif
 }
 
+// Waits until done() holds; yields the core every few µs, in case the thread it waits for was
+// preempted onto this one.
+template <class Done>
+void spin_until(Done done) {
+  for (int k = 1; !done(); ++k) {
+    cpu_relax();
+    if (k % 64 == 0) sched_yield();
+  }
+}
+
 struct Job {
   const std::function<void(std::int64_t)>* body = nullptr;
   std::int64_t n = 0;
@@ -86,9 +96,9 @@ class Pool {
       wake_.notify_all();
     }
     job.work();
-    while (job.done.load() < job.n) cpu_relax();  // items still running on workers
+    spin_until([&] { return job.done.load() == job.n; });  // items still running on workers
     job_.store(nullptr);
-    while (active_.load() > 0) cpu_relax();  // workers that may hold &job
+    spin_until([&] { return active_.load() == 0; });  // workers that may hold &job
   }
 
  private:
