@@ -15,6 +15,7 @@ namespace supra::kernels::simd {
 struct QBlock {
   float d;
   std::int8_t q[kQuantBlock];
+  std::int32_t sum;  // Σ q: what unsigned Q4_0 codes over-count, 8·sum, is taken off once
 };
 
 // Quantizes each of the T rows of x[T, cols] (cols a multiple of 32) into cols/32 blocks
