@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 
+#include "kernels/gemm.h"
 #include "kernels/simd.h"
 #include "model/transformer.h"
 #include "supra/error.h"
@@ -125,6 +126,7 @@ Result run(const ModelConfig& config, const Weights& weights, const Options& o) 
   Result r;
   r.threads = omp_get_max_threads();
   r.simd_target = kernels::simd::current_target();
+  if (!weights.layers.empty()) r.prefill_gemm = kernels::gemm_path(weights.layers.front().wq.dtype);
   r.prefill_tokens = o.prefill_tokens;
   r.decode_tokens = o.decode_tokens;
   r.weight_bytes_per_token = weight_bytes_per_token(weights);

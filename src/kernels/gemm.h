@@ -3,6 +3,7 @@
 // linear attention. Internal to supra_kernels.
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "kernels/matrix.h"
 
@@ -12,9 +13,29 @@ namespace supra::kernels {
 // are at the memory-bandwidth limit already and a GEMM would only add the weight decode).
 inline constexpr std::int64_t kGemmMinTokens = 16;
 
-// Any weight dtype: F32 weights go to oneDNN's sgemm as stored; other types are decoded into
-// float32 panels of rows first (the decode is O(rows·cols), the GEMM O(T·rows·cols)).
+// Any weight dtype. F32 weights go to oneDNN's sgemm as stored; other types are decoded into
+// float32 panels of rows first (the decode is O(rows·cols), the GEMM O(T·rows·cols)). Where the
+// CPU multiplies bf16 natively (bf16_gemm_native), every type but F32 goes to a bf16 matmul
+// instead, with the activations rounded to bf16: BF16 weights as stored, others as panels
+// rounded to bf16.
 void gemm(float* y, const float* x, const Matrix& w, std::int64_t T);
+
+// How gemm() multiplies weights of this type on this CPU, in words ("oneDNN sgemm", ...).
+std::string gemm_path(DType weights);
+
+// Whether oneDNN runs bf16 matmuls natively on this CPU (AVX512-BF16 or AMX tiles), so that
+// gemm() multiplies BF16 weights in bf16 with float32 sums. Elsewhere (AVX2, plain AVX-512)
+// oneDNN has no bf16 matmul or only an emulated one, and gemm() stays in float32.
+bool bf16_gemm_native();
+
+// y[T, N] (rows ldy apart) = x[T, K] · wᵀ, w row-major [N, K], x and w of type `type` (F32 or
+// BF16), y float32: oneDNN's matmul primitive. Throws supra::Error when oneDNN cannot run it
+// (bf16 on a CPU without bf16 support, for one).
+void matmul_primitive(float* y, std::int64_t ldy, const void* x, const void* w, DType type, std::int64_t T,
+                      std::int64_t N, std::int64_t K);
+
+// out[n] = x[n] rounded to bf16 (nearest even), by oneDNN's reorder (vectorized, threaded).
+void round_to_bf16(std::uint16_t* out, const float* x, std::int64_t n);
 
 // Row-major C[M, N] = alpha · op(A) · op(B) + beta · C, op 'N' (as stored) or 'T' (transposed),
 // leading dimensions in elements: oneDNN's sgemm. Inside a parallel region it runs on the

@@ -33,6 +33,7 @@ TEST(CliBench, SyntheticJsonHasEveryKeyAndDefaultDepths) {
   expect_contract(j);
   EXPECT_EQ(j.at("shape"), "tiny");
   EXPECT_EQ(j.at("dtype"), "bf16");
+  EXPECT_TRUE(j.at("prefill_gemm").get<std::string>().starts_with("oneDNN ")) << j.dump();
   for (const char* depth : {"0", "1024", "4096", "16384"})
     EXPECT_GT(j.at("decode_tok_s").at(depth).get<double>(), 0.0) << depth;
   // tiny: per layer wq 64×64, wk 32×64, wv 32×64, wo 64×64, gate and up 96×64, down 64×96,

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "kernels/gemm.h"
 #include "supra/tensor.h"
 #include "test_support.h"
 
@@ -64,6 +65,20 @@ std::uint16_t f32_to_f16(float value) {
     ++exponent;
   }
   return std::uint16_t(sign | (exponent << 10) | mantissa);
+}
+
+Floats gemm_activations(const Floats& x, DType weights) {
+  Floats out(x.span());
+  if (weights != DType::F32 && bf16_gemm_native())
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = bf16_to_f32(f32_to_bf16(out[i]));
+  return out;
+}
+
+std::vector<double> gemm_weights(std::span<const double> w, DType weights) {
+  std::vector<double> out(w.begin(), w.end());
+  if (weights != DType::F32 && bf16_gemm_native())
+    for (double& v : out) v = double(bf16_to_f32(f32_to_bf16(float(v))));  // decoded values are floats
+  return out;
 }
 
 Weights make_weights(DType dtype, std::int64_t rows, std::int64_t cols, std::span<const float> values) {

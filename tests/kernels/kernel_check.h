@@ -67,6 +67,12 @@ struct Weights {
 };
 Weights make_weights(DType dtype, std::int64_t rows, std::int64_t cols, std::span<const float> values);
 
+// The operands gemm() multiplies (T ≥ kGemmMinTokens tokens) for weights of type `weights`:
+// on a CPU with native bf16 (kernels::bf16_gemm_native) every type but F32 is multiplied in
+// bf16, activations and weights rounded to it; elsewhere the values themselves.
+Floats gemm_activations(const Floats& x, DType weights);
+std::vector<double> gemm_weights(std::span<const double> w, DType weights);
+
 // Passes when max|got - ref| ≤ rel_tol · max|ref| (or ≤ rel_tol when ref is all zero).
 // `width` > 0 splits the worst index into (row, column) for the message.
 ::testing::AssertionResult close_to(std::span<const float> got, std::span<const double> ref, double rel_tol,

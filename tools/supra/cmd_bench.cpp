@@ -64,7 +64,8 @@ void print_table(const bench::Result& r, double setup_s) {
   std::printf("threads                %d (SIMD target %s)\n", r.threads, r.simd_target.c_str());
   std::printf("setup                  %.1f s\n", setup_s);
   std::printf("read bandwidth         %.1f GB/s (streaming read, same run)\n", r.read_bandwidth_gb_s);
-  std::printf("prefill %-6lld tokens  %.2f tok/s\n", static_cast<long long>(r.prefill_tokens), r.prefill_tok_s);
+  std::printf("prefill %-6lld tokens  %.2f tok/s (%s)\n", static_cast<long long>(r.prefill_tokens), r.prefill_tok_s,
+              r.prefill_gemm.c_str());
   const double bound = r.read_bandwidth_gb_s * 1e9 / double(r.weight_bytes_per_token);
   for (const auto& [depth, tok_s] : r.decode_tok_s)
     std::printf("decode at depth %-6lld %.2f tok/s (%.0f%% of the bandwidth bound %.2f tok/s)\n",
@@ -83,6 +84,7 @@ void print_json(const bench::Result& r, double setup_s) {
                             {"setup_s", setup_s},
                             {"prefill_tokens", r.prefill_tokens},
                             {"prefill_tok_s", r.prefill_tok_s},
+                            {"prefill_gemm", r.prefill_gemm},
                             {"decode_tokens", r.decode_tokens},
                             {"decode_tok_s", decode},
                             {"weight_bytes_per_token", r.weight_bytes_per_token},
