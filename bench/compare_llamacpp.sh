@@ -3,7 +3,7 @@
 #
 #   [DEPTH16K=0] bench/compare_llamacpp.sh LLAMA_CPP_BUILD_DIR [SHAPE] [DTYPES] [THREADS]
 #     SHAPE    a softmax teacher shape of `supra bench --synthetic` (default llama-1b)
-#     DTYPES   comma-separated supra dtypes: f16, q8, q4 (default f16,q8,q4)
+#     DTYPES   comma-separated supra dtypes: bf16, f16, q8, q4 (default f16,q8,q4)
 #     THREADS  default: the number of cores
 #
 # For each dtype, supra writes the softmax teacher with random weights of that shape as GGUF
