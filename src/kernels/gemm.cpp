@@ -125,8 +125,8 @@ void gemm(float* y, const float* x, const Matrix& w, std::int64_t T) {
 #pragma omp parallel for schedule(static)
     for (std::int64_t r = r0; r < r0 + n; ++r) simd::decode_rows(buf + (r - r0) * K, w, r, r + 1);
     if (bf16) {
-      // F16 and block-quantized values lose at most bf16's rounding (2⁻⁹ relative), far below
-      // the activations' own bf16 rounding and a 4- or 8-bit format's error.
+      // F16 and block-quantized values lose at most bf16's rounding (2⁻⁹ relative): what the
+      // activations lose too, and far below a 4- or 8-bit format's own error.
       round_to_bf16(panel_bf16.data(), buf, n * K);
       matmul_primitive(y + r0, w.rows, x_bf16.data(), panel_bf16.data(), DType::BF16, T, n, K);
     } else {
