@@ -46,9 +46,11 @@ bool bf16_gemm_native() {
   return native;
 }
 
+bool gemm_in_bf16(DType weights) { return weights != DType::F32 && bf16_gemm_native(); }
+
 std::string gemm_path(DType weights) {
   if (weights == DType::F32) return "oneDNN sgemm";
-  if (bf16_gemm_native())
+  if (gemm_in_bf16(weights))
     return weights == DType::BF16 ? "oneDNN bf16 matmul (AVX512-BF16/AMX)"
                                   : "oneDNN bf16 matmul (AVX512-BF16/AMX) on bf16 panels";
   return "oneDNN sgemm on float32 panels";
@@ -106,7 +108,7 @@ void gemm(float* y, const float* x, const Matrix& w, std::int64_t T) {
   // Scratch reused across calls by the calling thread (the workers below write through it).
   thread_local std::vector<std::uint16_t> x_bf16, panel_bf16;
   thread_local std::vector<float> panel;
-  const bool bf16 = bf16_gemm_native();
+  const bool bf16 = gemm_in_bf16(w.dtype);
   if (bf16) {
     x_bf16.resize(static_cast<std::size_t>(T * K));
     round_to_bf16(x_bf16.data(), x, T * K);

@@ -24,9 +24,13 @@ void gemm(float* y, const float* x, const Matrix& w, std::int64_t T);
 std::string gemm_path(DType weights);
 
 // Whether oneDNN runs bf16 matmuls natively on this CPU (AVX512-BF16 or AMX tiles), so that
-// gemm() multiplies BF16 weights in bf16 with float32 sums. Elsewhere (AVX2, plain AVX-512)
+// gemm() multiplies in bf16 with float32 sums (gemm_in_bf16). Elsewhere (AVX2, plain AVX-512)
 // oneDNN has no bf16 matmul or only an emulated one, and gemm() stays in float32.
 bool bf16_gemm_native();
+
+// Whether gemm() multiplies weights of this type in bf16 (activations and weights rounded to
+// bf16, float32 sums): every type but F32, where bf16_gemm_native().
+bool gemm_in_bf16(DType weights);
 
 // y[T, N] (rows ldy apart) = x[T, K] · wᵀ, w row-major [N, K], x and w of type `type` (F32 or
 // BF16), y float32: oneDNN's matmul primitive. Throws supra::Error when oneDNN cannot run it

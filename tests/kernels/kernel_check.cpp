@@ -67,16 +67,28 @@ std::uint16_t f32_to_f16(float value) {
   return std::uint16_t(sign | (exponent << 10) | mantissa);
 }
 
+std::vector<double> matmul_ref(std::span<const float> x, std::span<const double> w, std::int64_t T, std::int64_t rows,
+                               std::int64_t cols) {
+  std::vector<double> y(static_cast<std::size_t>(T * rows));
+  for (std::int64_t t = 0; t < T; ++t)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      double s = 0;
+      for (std::int64_t c = 0; c < cols; ++c) s += double(x[t * cols + c]) * w[r * cols + c];
+      y[t * rows + r] = s;
+    }
+  return y;
+}
+
 Floats gemm_activations(const Floats& x, DType weights) {
   Floats out(x.span());
-  if (weights != DType::F32 && bf16_gemm_native())
+  if (gemm_in_bf16(weights))
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = bf16_to_f32(f32_to_bf16(out[i]));
   return out;
 }
 
 std::vector<double> gemm_weights(std::span<const double> w, DType weights) {
   std::vector<double> out(w.begin(), w.end());
-  if (weights != DType::F32 && bf16_gemm_native())
+  if (gemm_in_bf16(weights))
     for (double& v : out) v = double(bf16_to_f32(f32_to_bf16(float(v))));  // decoded values are floats
   return out;
 }

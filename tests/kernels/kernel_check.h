@@ -67,9 +67,12 @@ struct Weights {
 };
 Weights make_weights(DType dtype, std::int64_t rows, std::int64_t cols, std::span<const float> values);
 
+// y[t, r] = Σ_c x[t, c] · w[r, c] in double: nn.Linear without bias, x[T, cols], w[rows, cols].
+std::vector<double> matmul_ref(std::span<const float> x, std::span<const double> w, std::int64_t T, std::int64_t rows,
+                               std::int64_t cols);
+
 // The operands gemm() multiplies (T ≥ kGemmMinTokens tokens) for weights of type `weights`:
-// on a CPU with native bf16 (kernels::bf16_gemm_native) every type but F32 is multiplied in
-// bf16, activations and weights rounded to it; elsewhere the values themselves.
+// rounded to bf16 where kernels::gemm_in_bf16(weights), else the values themselves.
 Floats gemm_activations(const Floats& x, DType weights);
 std::vector<double> gemm_weights(std::span<const double> w, DType weights);
 

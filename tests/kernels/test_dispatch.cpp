@@ -75,18 +75,6 @@ QuantWeights quantize_weights(DType dtype, std::int64_t rows, std::int64_t cols,
   return w;
 }
 
-std::vector<double> matmul_ref(const Floats& x, const std::vector<double>& w, std::int64_t T, std::int64_t rows,
-                               std::int64_t cols) {
-  std::vector<double> y(static_cast<std::size_t>(T * rows));
-  for (std::int64_t t = 0; t < T; ++t)
-    for (std::int64_t r = 0; r < rows; ++r) {
-      double s = 0;
-      for (std::int64_t c = 0; c < cols; ++c) s += double(x[t * cols + c]) * w[r * cols + c];
-      y[t * rows + r] = s;
-    }
-  return y;
-}
-
 // The integer scheme in double: activations quantized per 32-block (d = max|x|/127,
 // q = round(x · 127/max|x|)), then Σ_blocks d_w d_x Σ q_w q_x.
 std::vector<double> quant_twin(const Floats& x, const std::vector<double>& w, std::int64_t T, std::int64_t rows,
@@ -135,8 +123,8 @@ TEST(Dispatch, FloatMatmulOnEveryTarget) {
           matmul(y.data(), x.data(), w.matrix, T);
           const bool gemm = T >= kGemmMinTokens;
           EXPECT_TRUE(close_to(y.span(),
-                               gemm ? matmul_ref(gemm_activations(x, dtype), gemm_weights(w.decoded, dtype), T, rows, cols)
-                                    : matmul_ref(x, w.decoded, T, rows, cols),
+                               gemm ? matmul_ref(gemm_activations(x, dtype).span(), gemm_weights(w.decoded, dtype), T, rows, cols)
+                                    : matmul_ref(x.span(), w.decoded, T, rows, cols),
                                kRelTol, label("matmul " + std::string(dtype_name(dtype)), target, rows, cols, T), rows));
         }
   }
@@ -160,11 +148,11 @@ TEST(Dispatch, QuantizedMatmulOnEveryTarget) {
           // dot-product path quantizes the activations (≈ 1% error against the float result).
           if (T >= kGemmMinTokens) {
             EXPECT_TRUE(close_to(y.span(),
-                                 matmul_ref(gemm_activations(x, dtype), gemm_weights(w.decoded, dtype), T, rows, cols),
+                                 matmul_ref(gemm_activations(x, dtype).span(), gemm_weights(w.decoded, dtype), T, rows, cols),
                                  kRelTol, what, rows));
           } else {
             EXPECT_TRUE(close_to(y.span(), quant_twin(x, w.decoded, T, rows, cols), kRelTol, what, rows));
-            EXPECT_TRUE(close_to(y.span(), matmul_ref(x, w.decoded, T, rows, cols), 0.1, what + " (float)", rows));
+            EXPECT_TRUE(close_to(y.span(), matmul_ref(x.span(), w.decoded, T, rows, cols), 0.1, what + " (float)", rows));
           }
         }
   }

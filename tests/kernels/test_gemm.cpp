@@ -19,19 +19,6 @@
 namespace supra::kernels::test {
 namespace {
 
-// y[t, n] = Σ_k x[t, k] · w[n, k]
-std::vector<double> reference(const std::vector<double>& x, const std::vector<double>& w, std::int64_t T,
-                              std::int64_t N, std::int64_t K) {
-  std::vector<double> y(static_cast<std::size_t>(T * N));
-  for (std::int64_t t = 0; t < T; ++t)
-    for (std::int64_t n = 0; n < N; ++n) {
-      double s = 0;
-      for (std::int64_t k = 0; k < K; ++k) s += x[t * K + k] * w[n * K + k];
-      y[t * N + n] = s;
-    }
-  return y;
-}
-
 // The T×N block of y whose rows are ldy apart.
 std::vector<float> block(const std::vector<float>& y, std::int64_t T, std::int64_t N, std::int64_t ldy) {
   std::vector<float> out;
@@ -49,8 +36,8 @@ TEST(Gemm, MatmulPrimitiveMatchesReferenceInFloat32) {
     std::vector<float> y(static_cast<std::size_t>(T * ldy), -7.0f);
     matmul_primitive(y.data(), ldy, x.data(), w.data(), DType::F32, T, N, K);
     const std::string what = "f32 T=" + std::to_string(T) + " N=" + std::to_string(N) + " K=" + std::to_string(K);
-    EXPECT_TRUE(close_to(block(y, T, N, ldy),
-                         reference({x.begin(), x.end()}, {w.begin(), w.end()}, T, N, K), kRelTol, what, N));
+    const std::vector<double> wd(w.begin(), w.end());
+    EXPECT_TRUE(close_to(block(y, T, N, ldy), matmul_ref(x, wd, T, N, K), kRelTol, what, N));
     for (std::int64_t t = 0; t < T; ++t)  // the gap between rows is left alone
       for (std::int64_t n = N; n < ldy; ++n) EXPECT_EQ(y[t * ldy + n], -7.0f) << what;
   }
@@ -62,13 +49,14 @@ TEST(Gemm, MatmulPrimitiveInBf16WhereTheCpuHasIt) {
   for (const auto& [T, N, K] : kShapes) {
     const std::vector<float> xf = random_floats(rng, T * K), wf = random_floats(rng, N * K);
     std::vector<std::uint16_t> x(xf.size()), w(wf.size());
-    std::vector<double> xd, wd;
-    for (std::size_t i = 0; i < x.size(); ++i) xd.push_back(double(bf16_to_f32(x[i] = f32_to_bf16(xf[i]))));
-    for (std::size_t i = 0; i < w.size(); ++i) wd.push_back(double(bf16_to_f32(w[i] = f32_to_bf16(wf[i]))));
+    std::vector<float> xr;  // the rounded values
+    std::vector<double> wr;
+    for (std::size_t i = 0; i < x.size(); ++i) xr.push_back(bf16_to_f32(x[i] = f32_to_bf16(xf[i])));
+    for (std::size_t i = 0; i < w.size(); ++i) wr.push_back(double(bf16_to_f32(w[i] = f32_to_bf16(wf[i]))));
     std::vector<float> y(static_cast<std::size_t>(T * N));
     matmul_primitive(y.data(), N, x.data(), w.data(), DType::BF16, T, N, K);
     // Products of bf16 values are exact in float32; only the float32 sums round.
-    EXPECT_TRUE(close_to(y, reference(xd, wd, T, N, K), kRelTol, "bf16 T=" + std::to_string(T), N));
+    EXPECT_TRUE(close_to(y, matmul_ref(xr, wr, T, N, K), kRelTol, "bf16 T=" + std::to_string(T), N));
   }
 }
 
@@ -104,8 +92,8 @@ TEST(Gemm, EveryWeightTypeOnThisCpusPath) {
     const Floats x(random_floats(rng, T * cols));
     Floats y(T * rows);
     gemm(y.data(), x.data(), w.matrix, T);
-    const Floats xs = gemm_activations(x, dtype);
-    EXPECT_TRUE(close_to(y.span(), reference({xs.data(), xs.data() + xs.size()}, gemm_weights(w.decoded, dtype), T, rows, cols),
+    EXPECT_TRUE(close_to(y.span(),
+                         matmul_ref(gemm_activations(x, dtype).span(), gemm_weights(w.decoded, dtype), T, rows, cols),
                          kRelTol, gemm_path(dtype) + " " + std::string(dtype_name(dtype)), rows));
   }
 }
