@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages supra builds and tests with (skips apt when all are present).
+# Installs the Debian 12 packages supra builds and tests with. apt runs unless every one of them
+# is installed (each checked by name); CMake names the package of anything still missing.
 set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config                       # toolchain
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev   # tokenizer, JSON, command line
   libbz2-dev libcpp-httplib-dev                          # eval data (HellaSwag .bz2), HTTP server
   libpng-dev openmpi-bin libopenmpi-dev                  # training: loss plot, data-parallel runs
-  libhwy-dev libdnnl-dev                                 # SIMD kernels (Highway), prefill GEMM (oneDNN)
+  libhwy-dev libdnnl-dev ocl-icd-opencl-dev              # SIMD kernels (Highway), prefill GEMM (oneDNN;
+                                                         # its CMake config requires OpenCL, only recommended)
   libgtest-dev curl jq valgrind                          # tests (curl + jq drive the server)
   clang libclang-rt-14-dev libomp-14-dev                 # fuzz targets (libFuzzer)
 )
-# The openai npm client test needs Node.js and npm; use Debian's unless a node is already here.
-command -v node >/dev/null || packages+=(nodejs npm)
+# The openai npm client test needs Node.js and npm; use Debian's unless both are already here.
+{ command -v node && command -v npm; } >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
