@@ -95,7 +95,17 @@ void round_to_bf16(std::uint16_t* out, const float* x, std::int64_t n) {
 
 void sgemm(char trans_a, char trans_b, std::int64_t M, std::int64_t N, std::int64_t K, float alpha, const float* A,
            std::int64_t lda, const float* B, std::int64_t ldb, float beta, float* C, std::int64_t ldc) {
+  // oneDNN threads its sgemm with OpenMP. Called from inside one of our parallel loops (attention
+  // over heads or kv groups), even one that runs on one thread because its work is small
+  // (`if` clause), it opened a nested team on every call: 1,540 of them in a 1,100-token softmax
+  // decode, whose spinning threads turned that decode on a busy 2-core machine into a near-hang.
+  // Inside any parallel region the GEMM runs on the calling thread alone: the loop around it holds
+  // the threads it should have (nthreads-var is per task, so the outer count is restored below).
+  const bool nested = omp_get_level() > 0;
+  const int outer_threads = omp_get_max_threads();
+  if (nested) omp_set_num_threads(1);
   const dnnl_status_t st = dnnl_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (nested) omp_set_num_threads(outer_threads);
   if (st != dnnl_success) throw Error("oneDNN sgemm failed (status " + std::to_string(int(st)) + ")");
 }
 
