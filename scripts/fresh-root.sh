@@ -61,7 +61,10 @@ remove_root() {
 }
 trap remove_root EXIT
 tar -C "$root" -xf "$base"
+# This machine's network, as its apt sources above: name resolution, and the certificate
+# authorities it added locally (a proxy's, say) with the variable pointing Node.js at them.
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
 mkdir -p "$root/src"
 git clone -q "$project" "$root/src/supra"
 [ -d "$project/../shared" ] && cp -r "$project/../shared" "$root/src/shared"
@@ -74,7 +77,9 @@ unshare --mount --propagation private -- bash -c '
   mount -t proc proc "$root/proc"
   mount --rbind /sys "$root/sys"
   mount --rbind /dev "$root/dev"
+  chroot "$root" update-ca-certificates >/dev/null 2>&1 || true
   exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb CI="${CI:-}" \
+    ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt} \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     bash -c "cd /src/supra && exec \"\$@\"" fresh-root "$@"
 ' fresh-root "$root" "$@" || status=$?
