@@ -119,6 +119,20 @@ int main(int argc, char** argv) {
     if (fs::exists(dir.path() / "config.json"))
       write(out / "config" / ("config" + std::to_string(n++) + ".json"), read(dir.path() / "config.json"));
   write(out / "config" / "stories260K.json", read(repo / "models" / "stories260K" / "config.json"));
+  // Nesting at the depth limit and one past it, where a config value would be.
+  const auto nested = [](int levels) { return std::string(levels, '[') + "1" + std::string(levels, ']'); };
+  write(out / "config" / "nested_at_limit.json", "{\"model_type\": \"openlm\", \"dim\": " + nested(63) + "}");
+  write(out / "config" / "nested_past_limit.json", "{\"model_type\": \"openlm\", \"dim\": " + nested(65) + "}");
+  write(out / "safetensors" / "nested_shape.safetensors",
+        test::make_safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":" + nested(62) + ",\"data_offsets\":[0,4]}}",
+                               std::string(4, '\0')));
+
+  // JSON in general: every config seed, a generation config, an index, escapes and edge numbers.
+  for (const auto& seed : fs::directory_iterator(out / "config"))
+    write(out / "json" / seed.path().filename(), read(seed.path()));
+  write(out / "json" / "generation_config.json", read(repo / "models" / "stories260K" / "generation_config.json"));
+  write(out / "json" / "index.json", "{\"metadata\": {\"total_size\": 16}, \"weight_map\": {\"a\": \"m-1.safetensors\"}}");
+  write(out / "json" / "escapes.json", "[\"\\u00e9\\ud83d\\ude00\\n\", -0.0, 1e308, null, true, {\"\": []}]");
 
   // tokenizer text: the kitoken inputs, one seed per line.
   for (const char* name : {"small_input.txt", "utf8_input.txt"}) {

@@ -1,18 +1,14 @@
 #include "eval/data_file.h"
 
-#include <fstream>
-#include <iterator>
-
+#include "io/input_file.h"
 #include "supra/error.h"
 
 namespace supra::eval {
 
 std::string read_data_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot open evaluation data file");
-  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) throw Error(path.string() + ": read error");
-  return bytes;
+  // The largest benchmark file is tens of MB; a FIFO or a device is refused before it blocks.
+  constexpr std::size_t kMaxDataFileBytes = std::size_t{1} << 30;
+  return read_small_file(path, kMaxDataFileBytes);
 }
 
 std::string where(const std::filesystem::path& path, std::int64_t line) {

@@ -1,6 +1,7 @@
 #include "eval/jsonl.h"
 
 #include "eval/data_file.h"
+#include "io/json_file.h"
 #include "supra/error.h"
 
 namespace supra::eval {
@@ -28,10 +29,12 @@ std::vector<JsonlRow> read_jsonl(const std::filesystem::path& path) {
     if (line.empty()) throw Error(where(path, line_number) + ": empty line in a JSON Lines file");
     JsonlRow row;
     row.line = line_number;
+    // Each line gets the depth limit of io/json_file.h before the parser builds anything.
+    check_json_depth(line, where(path, line_number));
     try {
       row.value = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number overflow
-      throw Error(where(path, line_number) + ": bad JSON: " + e.what());
+      throw Error(where(path, line_number) + ": bad JSON: " + shorten_text(e.what(), 200));
     }
     if (!row.value.is_object()) throw Error(where(path, line_number) + ": not a JSON object");
     rows.push_back(std::move(row));

@@ -8,6 +8,8 @@
 #include <set>
 
 #include "io/gguf.h"
+#include "io/input_file.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 #include "io/tensor_file.h"
 #include "io/torch_zip.h"
@@ -40,6 +42,7 @@ namespace {
 using Opener = std::function<TensorFile(const fs::path&)>;
 
 bool has_zip_magic(const fs::path& file) {
+  require_regular_file(file);
   std::ifstream in(file, std::ios::binary);
   char magic[4] = {};
   in.read(magic, sizeof magic);
@@ -47,6 +50,7 @@ bool has_zip_magic(const fs::path& file) {
 }
 
 bool has_gguf_magic(const fs::path& file) {
+  require_regular_file(file);
   std::ifstream in(file, std::ios::binary);
   char magic[4] = {};
   in.read(magic, sizeof magic);
@@ -65,24 +69,17 @@ Opener opener_for(const fs::path& file) {
 
 // The shard file names of an HF index ({"weight_map": {tensor: shard file}}), per tensor.
 std::map<std::string, std::string> read_weight_map(const fs::path& index) {
-  std::ifstream in(index, std::ios::binary);
-  if (!in) throw Error("cannot open " + index.string());
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(index.string() + ": not valid JSON: " + e.what());
-  }
-  if (!json.is_object() || !json.contains("weight_map") || !json["weight_map"].is_object())
+  const nlohmann::json json = read_json_file(index);
+  if (!json.is_object() || !json.contains("weight_map") || !json.at("weight_map").is_object())
     throw Error(index.string() + ": no \"weight_map\" object");
   std::map<std::string, std::string> map;
-  for (const auto& [tensor, shard] : json["weight_map"].items()) {
+  for (const auto& [tensor, shard] : json.at("weight_map").items()) {
     // Shards are plain names beside the index: a path could point anywhere on the disk.
     if (!shard.is_string() || shard.get<std::string>().empty() ||
         shard.get<std::string>().find('/') != std::string::npos ||
         shard.get<std::string>() == "." || shard.get<std::string>() == "..")
-      throw Error(index.string() + ": weight_map entry for '" + tensor +
-                  "' is not a file name in the same folder: " + shard.dump());
+      throw Error(index.string() + ": weight_map entry for '" + shorten_text(tensor) +
+                  "' is not a file name in the same folder: " + quote_json(shard));
     map[tensor] = shard.get<std::string>();
   }
   return map;
@@ -115,7 +112,7 @@ Checkpoint Checkpoint::open_sharded(const fs::path& index) {
   for (const auto& [tensor, shard] : weight_map) {
     const auto it = c.impl_->file_of.find(tensor);
     if (it == c.impl_->file_of.end() || it->second->path().filename() != shard)
-      throw Error(index.string() + ": tensor '" + tensor + "' is listed in shard " + shard +
+      throw Error(index.string() + ": tensor '" + shorten_text(tensor) + "' is listed in shard " + shard +
                   " but absent from it");
   }
   c.impl_->description = index.string() + " (" + std::to_string(shards.size()) + " shards)";

@@ -9,6 +9,7 @@
 
 #include "io/atomic_file.h"
 #include "io/bytes.h"
+#include "io/json_file.h"
 #include "supra/error.h"
 
 namespace supra {
@@ -120,7 +121,19 @@ void read_element(Cursor& c, GgufType t, GgufValue& v) {
   }
 }
 
-GgufValue read_value(Cursor& c) {
+// Steps over the n elements of an array of `elem` without keeping them.
+void skip_elements(Cursor& c, GgufType elem, std::uint64_t n) {
+  if (elem != GgufType::String) {
+    c.take(n * scalar_size(elem), "array");  // no overflow: count() checked n against the bytes left
+    return;
+  }
+  for (std::uint64_t i = 0; i < n; ++i) c.take(c.read<std::uint64_t>("string value"), "string value");
+}
+
+// One metadata value. With keep_arrays false an array's elements are checked for presence
+// and skipped (the value keeps its types, no elements): loading a model needs only scalars,
+// and a 100 MB array would otherwise take 800 MB as int64s.
+GgufValue read_value(Cursor& c, bool keep_arrays) {
   GgufValue v;
   v.type = read_type(c, "value type");
   if (v.type != GgufType::Array) {
@@ -131,6 +144,10 @@ GgufValue read_value(Cursor& c) {
   v.elem = read_type(c, "array element type");
   if (v.elem == GgufType::Array) c.fail("arrays of arrays are not supported");
   const std::uint64_t n = c.count(scalar_size(v.elem), "array length");
+  if (!keep_arrays) {
+    skip_elements(c, v.elem, n);
+    return v;
+  }
   (v.elem == GgufType::String ? v.strings.reserve(n) : is_float(v.elem) ? v.floats.reserve(n) : v.ints.reserve(n));
   for (std::uint64_t i = 0; i < n; ++i) read_element(c, v.elem, v);
   return v;
@@ -169,7 +186,7 @@ struct RawInfo {
 RawInfo read_tensor_info(Cursor& c, const std::string& what) {
   RawInfo info;
   info.view.name = c.string("tensor name");
-  const std::string where = what + ": tensor '" + info.view.name + "'";
+  const std::string where = what + ": tensor '" + shorten_text(info.view.name) + "'";
   const auto n_dims = c.read<std::uint32_t>("n_dims");
   if (n_dims == 0 || n_dims > kMaxDims)
     throw Error(where + ": " + std::to_string(n_dims) + " dimensions (1 to " + std::to_string(kMaxDims) + " allowed)");
@@ -258,7 +275,14 @@ std::uint32_t ggml_type_of(DType t) {
   throw Error("GGUF cannot store " + std::string(dtype_name(t)) + " tensors here (F32, F16, BF16, Q8_0, Q4_0)");
 }
 
-std::vector<TensorView> parse_gguf(std::span<const std::byte> file, const std::string& what, GgufMetadata* metadata) {
+namespace {
+
+// Real files hold a few dozen keys (llama.cpp writes under a hundred); each kept key costs a
+// few hundred bytes, so a file of millions of tiny keys is refused rather than expanded.
+constexpr std::uint64_t kMaxMetadataKeys = 1u << 16;
+
+std::vector<TensorView> parse_gguf_file(std::span<const std::byte> file, const std::string& what,
+                                        GgufMetadata* metadata, bool keep_arrays) {
   Cursor c(file, what);
   if (file.size() < 4 || c.read<std::uint32_t>("magic") != kMagic) throw Error(what + ": not a GGUF file (no GGUF magic)");
   const auto version = c.read<std::uint32_t>("version");
@@ -267,6 +291,9 @@ std::vector<TensorView> parse_gguf(std::span<const std::byte> file, const std::s
   // The least a tensor info takes: name length, n_dims, type, offset.
   const std::uint64_t n_tensors = c.read<std::uint64_t>("tensor count");
   const std::uint64_t n_kv = c.count(8 + 4 + 1, "metadata count");
+  if (n_kv > kMaxMetadataKeys)
+    c.fail("metadata count " + std::to_string(n_kv) + " exceeds the limit of " + std::to_string(kMaxMetadataKeys) +
+           " keys");
   if (n_tensors > c.left() / (8 + 4 + 4 + 8)) c.fail("tensor count " + std::to_string(n_tensors) + " cannot fit in the file");
 
   GgufMetadata kv;
@@ -274,8 +301,8 @@ std::vector<TensorView> parse_gguf(std::span<const std::byte> file, const std::s
   std::set<std::string> keys;
   for (std::uint64_t i = 0; i < n_kv; ++i) {
     std::string key = c.string("metadata key");
-    if (!keys.insert(key).second) throw Error(what + ": metadata key '" + key + "' appears twice");
-    GgufValue value = read_value(c);
+    if (!keys.insert(key).second) throw Error(what + ": metadata key '" + shorten_text(key) + "' appears twice");
+    GgufValue value = read_value(c, keep_arrays);
     kv.emplace_back(std::move(key), std::move(value));
   }
   const std::uint32_t alignment = alignment_of(kv, what);
@@ -312,10 +339,16 @@ std::vector<TensorView> parse_gguf(std::span<const std::byte> file, const std::s
   return views;
 }
 
+}  // namespace
+
+std::vector<TensorView> parse_gguf(std::span<const std::byte> file, const std::string& what, GgufMetadata* metadata) {
+  return parse_gguf_file(file, what, metadata, metadata != nullptr);
+}
+
 TensorFile open_gguf(const std::filesystem::path& path, GgufMetadata* metadata) {
   MappedFile file(path);
   GgufMetadata kv;
-  std::vector<TensorView> views = parse_gguf(file.bytes(), path.string(), &kv);
+  std::vector<TensorView> views = parse_gguf_file(file.bytes(), path.string(), &kv, metadata != nullptr);
   std::map<std::string, std::string> text;
   for (const auto& [key, value] : kv)
     if (!value.is_array()) text[key] = scalar_text(value);

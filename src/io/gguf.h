@@ -58,7 +58,9 @@ std::uint32_t ggml_type_of(DType t);
 // Maps and validates a GGUF file: every count, length and offset is checked against the file
 // size before it is used, so a hostile file gives a supra::Error (never a crash or a huge
 // allocation). Views are zero-copy (shape outermost first, as everywhere in supra); the
-// TensorFile's string metadata holds the scalar keys printed as text.
+// TensorFile's string metadata holds the scalar keys printed as text. Array values are kept
+// only when `metadata` is asked for (a model load steps over the vocabulary arrays); more than
+// 65536 metadata keys is an error.
 TensorFile open_gguf(const std::filesystem::path& path, GgufMetadata* metadata = nullptr);
 std::vector<TensorView> parse_gguf(std::span<const std::byte> file, const std::string& what, GgufMetadata* metadata);
 

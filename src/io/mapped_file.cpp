@@ -10,6 +10,7 @@
 #include <system_error>
 #include <utility>
 
+#include "io/input_file.h"
 #include "supra/error.h"
 
 namespace supra {
@@ -30,11 +31,9 @@ struct Fd {
 }  // namespace
 
 MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
-  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (file.fd < 0) fail(path, "open", errno);
+  Fd file{open_regular_file(path)};  // refuses FIFOs and devices before they can block
   struct stat info {};
   if (::fstat(file.fd, &info) != 0) fail(path, "stat", errno);
-  if (!S_ISREG(info.st_mode)) throw Error("cannot map " + path.string() + ": not a regular file");
   size_ = static_cast<std::size_t>(info.st_size);
   if (size_ == 0) return;  // mmap rejects a zero length; an empty span says it all
   void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, file.fd, 0);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "io/atomic_file.h"
+#include "io/input_file.h"
 #include "supra/error.h"
 
 namespace supra {
@@ -61,6 +62,7 @@ void write_folder_atomically(const fs::path& final_dir, const std::function<void
 }
 
 void copy_file_synced(const fs::path& from, const fs::path& to) {
+  require_regular_file(from);  // a FIFO would block the open below, a device never end
   std::ifstream in(from, std::ios::binary);
   std::ostringstream bytes;
   bytes << in.rdbuf();  // an empty file leaves `bytes` empty (and only its failbit set)

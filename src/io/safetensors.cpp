@@ -1,18 +1,21 @@
 #include "io/safetensors.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "io/atomic_file.h"
 #include "io/bytes.h"
+#include "io/json_file.h"
 #include "supra/error.h"
 
 namespace supra {
 
 namespace {
 
-// ordered_json keeps the header's order, so views come out in file order.
-using json = nlohmann::ordered_json;
+// A plain (std::map) object: ordered_json's inserts search linearly, which made a header of a
+// million entries take minutes. File order is restored from the data offsets.
+using json = nlohmann::json;
 
 // Larger headers are not produced by any real writer; refusing them bounds the JSON parse.
 constexpr std::uint64_t kMaxHeaderBytes = 100u * 1000u * 1000u;
@@ -29,7 +32,7 @@ DType parse_dtype(const std::string& name, const std::string& where) {
 // The one tensor entry of the header named `name`, checked against the data section.
 TensorView parse_entry(const std::string& name, const json& entry, std::span<const std::byte> data,
                        const std::string& what) {
-  const std::string where = what + ": tensor '" + name + "'";
+  const std::string where = what + ": tensor '" + shorten_text(name) + "'";
   if (!entry.is_object()) throw Error(where + ": header entry is not an object");
   for (const char* key : {"dtype", "shape", "data_offsets"})
     if (!entry.contains(key)) throw Error(where + ": header entry has no \"" + key + "\"");
@@ -45,13 +48,12 @@ TensorView parse_entry(const std::string& name, const json& entry, std::span<con
   std::uint64_t numel = 1;
   for (const json& d : shape) {
     if (!d.is_number_integer() || d.get<std::int64_t>() < 0)
-      throw Error(where + ": shape " + shape.dump() +
-                  " has a dimension that is not a "
-                  "non-negative integer");
+      throw Error(where + ": shape " + quote_json(shape) +
+                  " has a dimension that is not a non-negative integer");
     const auto dim = static_cast<std::uint64_t>(d.get<std::int64_t>());
     auto product = checked_mul(numel, dim);
     if (!product || *product > static_cast<std::uint64_t>(INT64_MAX))
-      throw Error(where + ": shape " + shape.dump() + " overflows");
+      throw Error(where + ": shape " + quote_json(shape) + " overflows");
     numel = *product;
     view.shape.push_back(static_cast<std::int64_t>(dim));
   }
@@ -60,7 +62,7 @@ TensorView parse_entry(const std::string& name, const json& entry, std::span<con
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
       !offsets[1].is_number_unsigned())
     throw Error(where + ": \"data_offsets\" is not [begin, end] with non-negative integers, got " +
-                offsets.dump());
+                quote_json(offsets));
   const auto begin = offsets[0].get<std::uint64_t>();
   const auto end = offsets[1].get<std::uint64_t>();
   if (begin > end || end > data.size())
@@ -82,7 +84,7 @@ void parse_metadata(const json& meta, const std::string& what,
   if (!meta.is_object()) throw Error(what + ": \"__metadata__\" is not an object");
   for (const auto& [key, value] : meta.items()) {
     if (!value.is_string())
-      throw Error(what + ": \"__metadata__\" value for \"" + key + "\" is not a string");
+      throw Error(what + ": \"__metadata__\" value for \"" + shorten_text(key) + "\" is not a string");
     if (metadata) (*metadata)[key] = value.get<std::string>();
   }
 }
@@ -103,12 +105,8 @@ std::vector<TensorView> parse_safetensors(std::span<const std::byte> file, const
                 " exceeds the file size " + std::to_string(file.size()) + " (file truncated?)");
   const auto* header_begin = reinterpret_cast<const char*>(file.data() + 8);
 
-  json header;
-  try {
-    header = json::parse(header_begin, header_begin + header_len);
-  } catch (const json::exception& e) {
-    throw Error(what + ": safetensors header is not valid JSON: " + e.what());
-  }
+  const json header = parse_json(std::string_view(header_begin, static_cast<std::size_t>(header_len)),
+                                 what + ": safetensors header");
   if (!header.is_object()) throw Error(what + ": safetensors header is not a JSON object");
 
   const std::span<const std::byte> data = file.subspan(8 + header_len);
@@ -119,6 +117,9 @@ std::vector<TensorView> parse_safetensors(std::span<const std::byte> file, const
     else
       views.push_back(parse_entry(name, entry, data, what));
   }
+  // File order (the order a writer laid the tensors out); ties (empty tensors) by name.
+  std::stable_sort(views.begin(), views.end(),
+                   [](const TensorView& a, const TensorView& b) { return a.data < b.data; });
   return views;
 }
 

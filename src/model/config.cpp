@@ -1,10 +1,11 @@
 // config.json -> ModelConfig, for OpenLM (spec §7.1) and HF Llama/Mistral (spec §8.1).
 #include "supra/config.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "io/input_file.h"
+#include "io/json_file.h"
 #include "supra/error.h"
 
 namespace supra {
@@ -26,27 +27,27 @@ class Fields {
   int integer_or(const char* key, int fallback) const {
     if (!has(key)) return fallback;
     const json& v = j_.at(key);
-    if (!v.is_number_integer()) fail(key, "must be an integer, got " + v.dump());
+    if (!v.is_number_integer()) fail(key, "must be an integer, got " + quote_json(v));
     const auto x = v.get<std::int64_t>();
-    if (x < 0 || x > (1 << 30)) fail(key, "is out of range: " + v.dump());
+    if (x < 0 || x > (1 << 30)) fail(key, "is out of range: " + quote_json(v));
     return int(x);
   }
   double number_or(const char* key, double fallback) const {
     if (!has(key)) return fallback;
     const json& v = j_.at(key);
-    if (!v.is_number()) fail(key, "must be a number, got " + v.dump());
+    if (!v.is_number()) fail(key, "must be a number, got " + quote_json(v));
     return v.get<double>();
   }
   bool boolean_or(const char* key, bool fallback) const {
     if (!has(key)) return fallback;
     const json& v = j_.at(key);
-    if (!v.is_boolean()) fail(key, "must be true or false, got " + v.dump());
+    if (!v.is_boolean()) fail(key, "must be true or false, got " + quote_json(v));
     return v.get<bool>();
   }
   std::string string_or(const char* key, const std::string& fallback) const {
     if (!has(key)) return fallback;
     const json& v = j_.at(key);
-    if (!v.is_string()) fail(key, "must be a string, got " + v.dump());
+    if (!v.is_string()) fail(key, "must be a string, got " + quote_json(v));
     return v.get<std::string>();
   }
   [[noreturn]] void fail(const char* key, const std::string& what) const {
@@ -66,7 +67,7 @@ void parse_openlm(const Fields& f, ModelConfig& c) {
   else if (attn == "xformers_attn" || attn == "torch_attn" || attn == "custom_attn")
     c.attention = AttentionKind::Softmax;
   else
-    f.fail("attn_name", "names an unknown attention \"" + attn +
+    f.fail("attn_name", "names an unknown attention \"" + shorten_text(attn) +
                             "\" (supported: linear_attn, xformers_attn, torch_attn, custom_attn)");
 
   c.dim = f.integer("dim");
@@ -96,11 +97,11 @@ void parse_openlm(const Fields& f, ModelConfig& c) {
   else if (pos == "none")
     c.rotary = false;
   else
-    f.fail("positional_embedding_type", "\"" + pos + "\" is not supported (supported: rotary, none)");
+    f.fail("positional_embedding_type", "\"" + shorten_text(pos) + "\" is not supported (supported: rotary, none)");
   if (const auto norm = f.string_or("norm_type", "default_layer_norm"); norm != "rms_norm")
-    f.fail("norm_type", "\"" + norm + "\" is not supported (supported: rms_norm)");
+    f.fail("norm_type", "\"" + shorten_text(norm) + "\" is not supported (supported: rms_norm)");
   if (const auto ffn = f.string_or("ffn_type", "swiglu"); ffn != "swiglu")
-    f.fail("ffn_type", "\"" + ffn + "\" is not supported (supported: swiglu)");
+    f.fail("ffn_type", "\"" + shorten_text(ffn) + "\" is not supported (supported: swiglu)");
   if (f.boolean_or("post_embed_norm", false)) f.fail("post_embed_norm", "true is not supported");
   if (f.integer_or("moe_freq", 0) != 0) f.fail("moe_freq", "mixture-of-experts layers are not supported");
 }
@@ -126,7 +127,7 @@ void parse_hf(const Fields& f, ModelConfig& c) {
   if (f.boolean_or("attention_bias", false)) f.fail("attention_bias", "true is not supported");
   if (f.boolean_or("mlp_bias", false)) f.fail("mlp_bias", "true is not supported");
   if (const auto act = f.string_or("hidden_act", "silu"); act != "silu")
-    f.fail("hidden_act", "\"" + act + "\" is not supported (supported: silu)");
+    f.fail("hidden_act", "\"" + shorten_text(act) + "\" is not supported (supported: silu)");
 }
 
 bool is_power_of_two(int x) { return x > 0 && (x & (x - 1)) == 0; }
@@ -137,20 +138,13 @@ ModelConfig ModelConfig::load_folder(const std::filesystem::path& folder) {
   if (!std::filesystem::is_directory(folder))
     throw Error("model folder not found: " + folder.string());
   const auto path = folder / "config.json";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read " + path.string() + " (every model folder needs a config.json)");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse(text.str(), path.string());
+  if (!std::filesystem::exists(path))
+    throw Error("cannot read " + path.string() + " (every model folder needs a config.json)");
+  return parse(read_small_file(path, kMaxJsonFileBytes), path.string());
 }
 
 ModelConfig ModelConfig::parse(const std::string& json_text, const std::string& source) {
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number overflow
-    throw Error(source + ": invalid JSON: " + e.what());
-  }
+  const json j = parse_json(json_text, source);
   if (!j.is_object()) throw Error(source + ": expected a JSON object");
   Fields f(j, source);
   ModelConfig c;
@@ -160,7 +154,7 @@ ModelConfig ModelConfig::parse(const std::string& json_text, const std::string& 
   else if (c.model_type == "llama" || c.model_type == "mistral")
     parse_hf(f, c);
   else
-    throw Error(source + ": unknown architecture: model_type \"" + c.model_type +
+    throw Error(source + ": unknown architecture: model_type \"" + shorten_text(c.model_type) +
                 "\" (supported: openlm, llama, mistral)");
   c.torch_dtype = f.string_or("torch_dtype", "");
   c.validate(source);

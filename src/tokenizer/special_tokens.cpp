@@ -1,10 +1,9 @@
 #include "tokenizer/special_tokens.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
+#include "io/json_file.h"
 #include "supra/error.h"
 
 namespace supra::tokenizer_detail {
@@ -15,26 +14,17 @@ using nlohmann::json;
 
 // nullopt when the file does not exist: every side file is optional in HF folders.
 std::optional<json> read_json(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (fs::exists(path)) throw Error(path.string() + ": cannot be read");
-    return std::nullopt;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    json doc = json::parse(text.str());
-    if (!doc.is_object()) throw Error(path.string() + ": expected a JSON object at the top level");
-    return doc;
-  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number overflow
-    throw Error(path.string() + ": malformed JSON (" + e.what() + ")");
-  }
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  json doc = read_json_file(path);
+  if (!doc.is_object()) throw Error(path.string() + ": expected a JSON object at the top level");
+  return doc;
 }
 
 [[noreturn]] void wrong_type(const fs::path& path, const char* field, const char* expected,
                              const json& found) {
   throw Error(path.string() + ": field '" + field + "' should be " + expected + ", found " +
-              found.dump());
+              quote_json(found));
 }
 
 // null counts as absent: HF writes "pad_token_id": null and the like.

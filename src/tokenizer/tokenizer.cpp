@@ -7,11 +7,16 @@
 
 #include <charconv>
 
+#include "io/input_file.h"
 #include "supra/error.h"
 #include "tokenizer/special_tokens.h"
 
 namespace supra {
 namespace fs = std::filesystem;
+
+namespace {
+constexpr std::size_t kMaxTokenizerModelBytes = 64u << 20;
+}  // namespace
 
 struct Tokenizer::Impl {
   sentencepiece::SentencePieceProcessor sp;
@@ -52,8 +57,12 @@ struct Tokenizer::Impl {
 
   void load(const fs::path& file) {
     source = file.string();
-    if (!fs::is_regular_file(file)) throw Error(source + ": tokenizer model not found");
-    auto status = sp.Load(source);
+    std::error_code ec;
+    if (!fs::exists(file, ec)) throw Error(source + ": tokenizer model not found");
+    // Read here, not by SentencePiece: a FIFO or a device is refused, and the size is capped
+    // (real models are at most a few MB).
+    const std::string bytes = read_small_file(file, kMaxTokenizerModelBytes);
+    auto status = sp.LoadFromSerializedProto(bytes);
     if (!status.ok() || sp.GetPieceSize() == 0)
       throw Error(source + ": not a valid SentencePiece model (" + status.ToString() + ")");
     bos = sp.bos_id();

@@ -8,6 +8,7 @@
 
 #include "expect_error.h"
 #include "io/gguf.h"
+#include "memory_cap.h"
 #include "supra/checkpoint.h"
 #include "test_support.h"
 
@@ -187,6 +188,40 @@ TEST(Gguf, HostileFilesGiveClearErrors) {
                      "overflow");
   EXPECT_SUPRA_ERROR(parse(Raw().header(2, 0).tensor("t", 8, 0, 0).tensor("t", 8, 0, 32).pad().s + std::string(64, '\0')),
                      "appears twice");
+}
+
+TEST(Gguf, LoadingStepsOverLargeArrays) {
+  // A 32 MB u8 array was kept as 32M int64s (256 MB; 100 MB of array took 894 MB of RSS).
+  constexpr std::uint64_t kElements = std::uint64_t{32} << 20;
+  Raw r;
+  r.header(1, 2).str("big").u32(9).u32(0).u64(kElements);
+  r.s.append(kElements, '\x01');
+  r.str("names").u32(9).u32(8).u64(2).str("a").str("bc");
+  r.tensor("t", 8, 0, 0).pad();
+  r.s.append(32, '\0');
+  const std::string file = r.s;
+  if (!test::kUnderAsan) {
+    const auto outcome = test::run_with_memory_cap(std::uint64_t{64} << 20, [&] {
+      const auto views = parse(file);
+      return views.size() == 1 && views[0].nbytes == 32;
+    });
+    EXPECT_EQ(outcome, test::CappedOutcome::Ok) << test::describe(outcome);
+  }
+  // Asked for, the metadata holds the arrays.
+  GgufMetadata meta;
+  parse(file, &meta);
+  EXPECT_EQ(gguf_find(meta, "big")->size(), kElements);
+  EXPECT_EQ(gguf_find(meta, "names")->strings, (std::vector<std::string>{"a", "bc"}));
+  // Skipped elements are still checked for presence.
+  EXPECT_SUPRA_ERROR(parse(Raw().header(0, 1).str("k").u32(9).u32(8).u64(2).str("a").u64(50).s), "truncated");
+}
+
+TEST(Gguf, MillionsOfKeysAreRefused) {
+  // 2M one-byte bool keys (~32 MB) took 711 MB; real files hold a few dozen keys.
+  Raw r;
+  r.header(0, 70000);
+  for (int i = 0; i < 70000; ++i) r.str("k" + std::to_string(i)).u32(7).put<std::uint8_t>(1);
+  EXPECT_SUPRA_ERROR(parse(r.s), "metadata count 70000 exceeds the limit of 65536 keys");
 }
 
 TEST(Gguf, EveryTruncationAndManyCorruptionsAreRejectedOrRead) {

@@ -126,7 +126,7 @@ TEST(Safetensors, MalformedHeadersAreErrors) {
   const std::string data(8, '\0');
   EXPECT_SUPRA_ERROR(parse(le(1ull << 40, 8) + "{}"), "100 MB");
   EXPECT_SUPRA_ERROR(parse(le(1000, 8) + "{}"), "exceeds the file size");
-  EXPECT_SUPRA_ERROR(parse(make_safetensors("{\"a\":", data)), "not valid JSON");
+  EXPECT_SUPRA_ERROR(parse(make_safetensors("{\"a\":", data)), "invalid JSON");
   EXPECT_SUPRA_ERROR(parse(make_safetensors("[1,2]", data)), "not a JSON object");
   EXPECT_SUPRA_ERROR(
       parse(make_safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}})", data)),
@@ -160,6 +160,53 @@ TEST(Safetensors, MalformedHeadersAreErrors) {
       parse(make_safetensors(R"({"__metadata__":{"k":1},"a":{)" + f32x2 + "}}", data)),
       "__metadata__");
   EXPECT_NO_THROW(parse(make_safetensors(R"({"a":{)" + f32x2 + "}}", data)));
+}
+
+TEST(Safetensors, DeeplyNestedHeadersAreErrors) {
+  // A ~200 KB header nesting 100k levels in any field crashed the parser (SIGSEGV).
+  const std::string deep = std::string(100000, '[') + "1" + std::string(100000, ']');
+  for (const std::string& header :
+       {R"({"a":{"dtype":"F32","shape":)" + deep + R"(,"data_offsets":[0,8]}})",
+        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":)" + deep + "}}",
+        R"({"__metadata__":)" + deep + "}"})
+    EXPECT_SUPRA_ERROR(parse(make_safetensors(header, std::string(8, '\0'))),
+                       "safetensors header: JSON nested deeper than 64 levels");
+}
+
+TEST(Safetensors, BadValuesAreQuotedShort) {
+  std::string shape = "[";
+  for (int i = 0; i < 100000; ++i) shape += "1,";
+  shape += "-1]";
+  try {
+    parse(make_safetensors(R"({"a":{"dtype":"F32","shape":)" + shape + R"(,"data_offsets":[0,4]}})",
+                           std::string(4, '\0')));
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_LT(std::string(e.what()).size(), 300u) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not a non-negative integer"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Safetensors, ManyEntriesParseInFileOrder) {
+  // 200k entries (the parse was quadratic: 21 s for these); names run against the data order,
+  // so the views must come back sorted by offset, not by name.
+  constexpr int kEntries = 200000;
+  std::string header = "{";
+  for (int i = 0; i < kEntries; ++i) {
+    const int slot = kEntries - 1 - i;
+    header += (i ? ",\"t" : "\"t") + std::to_string(i) + R"(":{"dtype":"U8","shape":[1],"data_offsets":[)" +
+              std::to_string(slot) + "," + std::to_string(slot + 1) + "]}";
+  }
+  header += "}";
+  std::string data(kEntries, '\0');
+  for (int i = 0; i < kEntries; ++i) data[static_cast<std::size_t>(i)] = static_cast<char>(i % 251);
+  const std::string file = make_safetensors(header, data);
+  const auto views = parse(file);
+  ASSERT_EQ(views.size(), static_cast<std::size_t>(kEntries));
+  for (int slot = 0; slot < kEntries; slot += 9973) {
+    EXPECT_EQ(views[static_cast<std::size_t>(slot)].name, "t" + std::to_string(kEntries - 1 - slot));
+    EXPECT_EQ(static_cast<unsigned char>(*views[static_cast<std::size_t>(slot)].data), slot % 251);
+  }
 }
 
 TEST(Safetensors, ShardedFolderLoads) {

@@ -4,8 +4,10 @@
 
 #include "file_builders.h"
 #include "expect_error.h"
+#include "io/pickle.h"
 #include "io/safetensors.h"
 #include "io/torch_zip.h"
+#include "memory_cap.h"
 #include "supra/checkpoint.h"
 #include "test_support.h"
 
@@ -222,6 +224,51 @@ TEST_F(TorchZipMalformed, ArchiveStructureErrors) {
   // An empty state dict is fine.
   EXPECT_TRUE(
       open_torch_zip(write(test::make_zip({{"a/data.pkl", kProto2 + "}."}}))).tensors().empty());
+}
+
+std::span<const std::byte> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+TEST(PickleMemory, NestedTuplesStayWithinABudget) {
+  // 10 MB of TUPLE1 opcodes (ten million nested tuples) took 1.98 GB and 9.7 s; 4M of them
+  // now take about 32 bytes each.
+  const std::string pickle = kProto2 + "N" + std::string(4u << 20, '\x85') + kStop;
+  if (test::kUnderAsan) GTEST_SKIP() << "address-space caps do not apply under AddressSanitizer";
+  const auto outcome = test::run_with_memory_cap(std::uint64_t{256} << 20, [&] {
+    try {
+      unpickle_state_dict(bytes_of(pickle), "tuples.pkl");
+    } catch (const Error& e) {
+      return std::string(e.what()).find("the pickle holds a tuple, expected a dict") != std::string::npos;
+    }
+    return false;
+  });
+  EXPECT_EQ(outcome, test::CappedOutcome::Ok) << test::describe(outcome);
+}
+
+TEST(PickleMemory, ManyTensorsStayWithinABudget) {
+  // A state dict of 100k tensors (a 19 MB pickle, all on one storage): the old node layout
+  // needed about 3 KB per entry.
+  constexpr int kTensors = 100000;
+  std::string pickle = kProto2 + "}(";
+  for (int i = 0; i < kTensors; ++i) pickle += p_str("layer." + std::to_string(i) + ".weight") + p_tensor("0", 4, {2, 2}, {2, 1});
+  pickle += "u" + kStop;
+  if (test::kUnderAsan) GTEST_SKIP() << "address-space caps do not apply under AddressSanitizer";
+  const auto outcome = test::run_with_memory_cap(std::uint64_t{160} << 20, [&] {
+    const std::vector<PickledTensor> tensors = unpickle_state_dict(bytes_of(pickle), "many.pkl");
+    return tensors.size() == kTensors && tensors.back().name == "layer.99999.weight" &&
+           tensors.back().size == std::vector<std::int64_t>{2, 2} && tensors.back().storage_key == "0";
+  });
+  EXPECT_EQ(outcome, test::CappedOutcome::Ok) << test::describe(outcome);
+}
+
+TEST(PickleMemory, MemoIndicesAreBoundedByThePickle) {
+  EXPECT_SUPRA_ERROR(unpickle_state_dict(bytes_of(kProto2 + "}r" + le(1000, 4) + kStop), "m.pkl"),
+                     "memo index 1000 out of range");
+  EXPECT_SUPRA_ERROR(unpickle_state_dict(bytes_of(kProto2 + "}h\x05" + kStop), "m.pkl"), "memo index 5 was never stored");
+  // MEMOIZE numbers entries as Python does: after BINPUT 0 the next index is 1.
+  const std::string memoize = kProto2 + "}q" + le(0, 1) + "\x94(" + p_str("w") + p_tensor("0", 4, {4}, {1}) + "uh\x01" + "\x85" + kStop;
+  EXPECT_SUPRA_ERROR(unpickle_state_dict(bytes_of(memoize), "m.pkl"), "the pickle holds a tuple");
 }
 
 }  // namespace

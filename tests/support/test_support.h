@@ -22,6 +22,26 @@ struct Diff {
 };
 Diff compare(std::span<const float> got, std::span<const float> ref);
 
+// True in AddressSanitizer builds (the test and the `supra` it runs are built alike): ASan's
+// shadow memory reserves terabytes of address space, so an address-space cap means nothing there.
+inline constexpr bool kUnderAsan =
+#if defined(__SANITIZE_ADDRESS__)
+    true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    true;
+#else
+    false;
+#endif
+#else
+    false;
+#endif
+
+// "ulimit -v KB; " for a shell prefix of run_cli, or nothing under AddressSanitizer.
+inline std::string address_space_cap(long kilobytes) {
+  return kUnderAsan ? std::string() : "ulimit -v " + std::to_string(kilobytes) + "; ";
+}
+
 // Runs the built `supra` command with `args` (a shell-quoted string); captures stdout and
 // stderr separately. Returns the exit code. `shell_prefix` runs first in the same shell
 // (e.g. "ulimit -f 16; " or a command wrapper such as "setpriv ... ").
