@@ -4,6 +4,7 @@
 
 #include "serve/api_error.h"
 #include "serve/context.h"
+#include "serve/request_body.h"
 #include "serve/responses.h"
 
 namespace supra::serve {
@@ -106,10 +107,8 @@ void stream(httplib::Response& res, std::shared_ptr<Sequence> seq, ResponseMeta 
       });
 }
 
-void run(ServeContext& ctx, const httplib::Request& req, httplib::Response& res, bool chat) {
-  if (req.body.size() > ctx.limits.max_body_bytes)
-    throw ApiError(413, "request body too large", "", "body_too_large");
-  const json body = parse_body(req.body);
+void run(ServeContext& ctx, const std::string& text, httplib::Response& res, bool chat) {
+  const json body = parse_body(text);
   const GenerationRequest r = chat ? parse_chat(body, ctx.tokenizer, ctx.limits, ctx.chat_template)
                                    : parse_completion(body, ctx.tokenizer, ctx.limits);
   auto seqs = submit_all(ctx, sequences_for(ctx, r));
@@ -128,12 +127,14 @@ void run(ServeContext& ctx, const httplib::Request& req, httplib::Response& res,
 }  // namespace
 
 void add_completion_routes(httplib::Server& server, ServeContext& ctx) {
-  server.Post("/v1/completions", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    answer(ctx, res, [&] { run(ctx, req, res, false); });
-  });
-  server.Post("/v1/chat/completions", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    answer(ctx, res, [&] { run(ctx, req, res, true); });
-  });
+  server.Post("/v1/completions",
+              [&ctx](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+                answer(res, [&] { run(ctx, read_body(req, reader, ctx.limits.max_body_bytes), res, false); });
+              });
+  server.Post("/v1/chat/completions",
+              [&ctx](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+                answer(res, [&] { run(ctx, read_body(req, reader, ctx.limits.max_body_bytes), res, true); });
+              });
 }
 
 }  // namespace supra::serve

@@ -2,6 +2,7 @@
 // named states, metrics and limits. Built once by Server; routes only read it (the members
 // that change are thread-safe themselves).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -37,12 +38,13 @@ struct ServeContext {
   std::uint64_t fingerprint = 0;
   Metrics metrics;
   StateStore states;
+  std::atomic<int> imports_running{0};   // POST /v1/states/import bodies being read or checked
   std::unique_ptr<Scheduler> scheduler;  // last: its thread uses everything above
 };
 
 // Runs `body` and turns an ApiError (or any other exception, as a 500) into the OpenAI error
-// response, counting it in the metrics.
-void answer(ServeContext& ctx, httplib::Response& res, const std::function<void()>& body);
+// response (counted with every other answer by the server's logger).
+void answer(httplib::Response& res, const std::function<void()>& body);
 // Sends `json_text` as application/json with `status`.
 void send_json(httplib::Response& res, const std::string& json_text, int status = 200);
 

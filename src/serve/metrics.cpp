@@ -7,16 +7,29 @@ namespace {
 
 template <typename T>
 void emit(std::ostringstream& out, const char* name, const char* type, const char* help, const T& value) {
-  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
-      << name << ' ' << value.load() << '\n';
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n' << name << ' ';
+  if constexpr (requires { value.load(); }) out << value.load() << '\n';
+  else out << value << '\n';
 }
 
 }  // namespace
 
+void Metrics::count_request(int status) {
+  ++requests_total;
+  if (status >= 400) ++request_errors_total;
+}
+
 std::string Metrics::prometheus() const {
   std::ostringstream o;
-  emit(o, "supra_requests_total", "counter", "HTTP requests received", requests_total);
-  emit(o, "supra_request_errors_total", "counter", "HTTP requests answered with an error", request_errors_total);
+  // Errors first: a request is counted before its error, so the snapshot has errors <= requests.
+  const std::uint64_t errors = request_errors_total.load();
+  const std::uint64_t requests = requests_total.load();
+  emit(o, "supra_requests_total", "counter", "HTTP requests answered", requests);
+  emit(o, "supra_request_errors_total", "counter", "HTTP requests answered with an error", errors);
+  emit(o, "supra_connections_refused_total", "counter", "connections refused beyond the connection cap (503)",
+       connections_refused_total);
+  emit(o, "supra_read_timeouts_total", "counter", "requests whose headers or body did not arrive in time",
+       read_timeouts_total);
   emit(o, "supra_rejected_total", "counter", "requests refused because the queue was full", rejected_total);
   emit(o, "supra_prompt_tokens_total", "counter", "prompt tokens received", prompt_tokens_total);
   emit(o, "supra_tokens_generated_total", "counter", "tokens generated", generated_tokens_total);
@@ -26,6 +39,7 @@ std::string Metrics::prometheus() const {
   emit(o, "supra_cache_hit_tokens_total", "counter", "prompt tokens not prefilled thanks to the cache",
        cache_hit_tokens_total);
   emit(o, "supra_cancelled_total", "counter", "sequences cancelled by a client disconnect", cancelled_total);
+  emit(o, "supra_open_connections", "gauge", "HTTP connections being served", open_connections);
   emit(o, "supra_queue_depth", "gauge", "sequences waiting for a slot", queue_depth);
   emit(o, "supra_active_sequences", "gauge", "sequences being prefilled or decoded", active_sequences);
   emit(o, "supra_cache_bytes", "gauge", "bytes held by the prefix state cache", cache_bytes);

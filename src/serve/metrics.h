@@ -8,8 +8,11 @@
 namespace supra::serve {
 
 struct Metrics {
-  std::atomic<std::uint64_t> requests_total{0};          // every HTTP request routed
-  std::atomic<std::uint64_t> request_errors_total{0};    // answered 4xx/5xx
+  // Every answered request is counted once, as its answer is sent (errors ⊆ requests).
+  std::atomic<std::uint64_t> requests_total{0};          // every HTTP request answered
+  std::atomic<std::uint64_t> request_errors_total{0};    // of those, answered 4xx/5xx
+  std::atomic<std::uint64_t> connections_refused_total{0};  // beyond the connection cap (503)
+  std::atomic<std::uint64_t> read_timeouts_total{0};     // requests not received in time
   std::atomic<std::uint64_t> rejected_total{0};          // queue full (503)
   std::atomic<std::uint64_t> prompt_tokens_total{0};     // prompt tokens run through the model
   std::atomic<std::uint64_t> generated_tokens_total{0};
@@ -17,11 +20,16 @@ struct Metrics {
   std::atomic<std::uint64_t> cache_misses_total{0};
   std::atomic<std::uint64_t> cache_hit_tokens_total{0};  // prefill tokens skipped thanks to the cache
   std::atomic<std::uint64_t> cancelled_total{0};         // sequences dropped after a disconnect
+  std::atomic<std::int64_t> open_connections{0};
   std::atomic<std::int64_t> queue_depth{0};
   std::atomic<std::int64_t> active_sequences{0};
   std::atomic<std::int64_t> cache_bytes{0};
   std::atomic<std::int64_t> cache_entries{0};
   std::atomic<double> tokens_per_second{0};              // generated tokens/s over the last second or so
+
+  // Counts one answered request (GuardedHttpServer, for every answer): the one place requests
+  // and errors are counted.
+  void count_request(int status);
 
   std::string prometheus() const;
 };

@@ -4,8 +4,11 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <sstream>
 
+#include "io/json_file.h"
 #include "serve/api_error.h"
+#include "supra/error.h"
 
 namespace supra::serve {
 namespace {
@@ -34,14 +37,21 @@ std::optional<long long> opt_int(const json& body, const char* name, long long l
   return x;
 }
 
+// "2", "0.5", "1e-05": not std::to_string's "2.000000" in a message meant for people.
+std::string shortest(double x) {
+  std::ostringstream out;
+  out << x;
+  return out.str();
+}
+
 std::optional<double> opt_number(const json& body, const char* name, double lo, double hi, bool lo_open = false) {
   const json* v = field(body, name);
   if (!v) return std::nullopt;
   if (!v->is_number()) throw wrong_type(name, "a number");
   const double x = v->get<double>();
   if (!std::isfinite(x) || x > hi || (lo_open ? x <= lo : x < lo))
-    throw bad_param(name, std::string("'") + name + "' must be in " + (lo_open ? "(" : "[") + std::to_string(lo) +
-                              ", " + std::to_string(hi) + "]");
+    throw bad_param(name, std::string("'") + name + "' must be in " + (lo_open ? "(" : "[") + shortest(lo) + ", " +
+                              shortest(hi) + "]");
   return x;
 }
 
@@ -74,7 +84,7 @@ std::vector<TokenId> token_array(const json& v, const char* param, const Tokeniz
     const bool huge = t.is_number_unsigned() && t.get<unsigned long long>() > 0x7FFFFFFFull;
     const long long id = huge ? -1 : t.get<long long>();
     if (id < 0 || id >= tokenizer.vocab_size())
-      throw bad_param(param, "token id " + t.dump() + " is outside the vocabulary [0, " +
+      throw bad_param(param, "token id " + quote_json(t) + " is outside the vocabulary [0, " +
                                  std::to_string(tokenizer.vocab_size()) + ")");
     ids.push_back(static_cast<TokenId>(id));
   }
@@ -164,6 +174,13 @@ GenerationRequest parse_common(const json& body, const Limits& limits, int defau
 }  // namespace
 
 json parse_body(const std::string& body) {
+  // Nesting is limited before parsing: a megabyte of "[" would otherwise recurse through
+  // nlohmann's copies and dumps of the value.
+  try {
+    check_json_depth(body, "the request body");
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), "", "invalid_json");
+  }
   json j;
   try {
     j = json::parse(body);

@@ -1,5 +1,7 @@
 #include "serve/scheduler.h"
 
+#include <omp.h>
+
 #include <algorithm>
 
 #include "serve/logprobs.h"
@@ -61,6 +63,7 @@ bool Scheduler::submit(std::shared_ptr<Sequence> sequence) {
 }
 
 void Scheduler::loop() {
+  if (options_.threads > 0) omp_set_num_threads(options_.threads);
   for (;;) {
     std::vector<std::shared_ptr<Sequence>> admitted;
     {

@@ -27,6 +27,8 @@ struct SchedulerOptions {
   int queue_capacity = 64;                    // sequences waiting; more are refused
   std::size_t cache_bytes = 64u << 20;        // prefix state cache budget
   std::size_t block = 64;                     // prefill chunk = cache granularity
+  int threads = 0;  // OpenMP threads of the model's loops, 0 = the default (set on the scheduler thread:
+                    // omp_set_num_threads applies to the thread that calls it)
 };
 
 class Scheduler {

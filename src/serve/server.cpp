@@ -1,13 +1,13 @@
-// The HTTP shell: authentication, body limits, the small endpoints (/health, /metrics,
-// /v1/models) and the JSON form of every error, including those httplib produces itself
-// (404 unknown endpoint, 413 body too large).
+// The HTTP shell: authentication, body limits, the small endpoints (/health,
+// /metrics, /v1/models) and the JSON form of every error, including those httplib produces
+// itself (404 unknown endpoint, 400 unreadable request). Connections are GuardedHttpServer's.
 #include "serve/server.h"
 
-#include <algorithm>
 #include <cstdlib>
 
 #include "serve/api_error.h"
 #include "serve/context.h"
+#include "serve/guarded_http_server.h"
 #include "serve/responses.h"
 #include "supra/error.h"
 #include "supra/generate.h"
@@ -29,7 +29,7 @@ ServeContext::ServeContext(const std::filesystem::path& folder, const ServerOpti
   if (model_name.empty()) model_name = "supra";
   if (stop_ids.empty()) stop_ids = tokenizer.eos_ids();
   scheduler = std::make_unique<Scheduler>(model, tokenizer, metrics,
-                                          SchedulerOptions{opts.parallel, opts.queue_capacity, opts.state_cache_bytes, 64});
+                                          SchedulerOptions{opts.parallel, opts.queue_capacity, opts.state_cache_bytes, 64, opts.threads});
 }
 
 void send_json(httplib::Response& res, const std::string& json_text, int status) {
@@ -37,7 +37,7 @@ void send_json(httplib::Response& res, const std::string& json_text, int status)
   res.set_content(json_text, "application/json");
 }
 
-void answer(ServeContext& ctx, httplib::Response& res, const std::function<void()>& body) {
+void answer(httplib::Response& res, const std::function<void()>& body) {
   try {
     body();
     return;
@@ -46,7 +46,6 @@ void answer(ServeContext& ctx, httplib::Response& res, const std::function<void(
   } catch (const std::exception& e) {
     send_json(res, ApiError(500, e.what(), "", "internal_error", "server_error").body(), 500);
   }
-  ++ctx.metrics.request_errors_total;
 }
 
 std::vector<std::shared_ptr<Sequence>> submit_all(ServeContext& ctx, std::vector<SequenceParams> params) {
@@ -76,6 +75,7 @@ std::string default_error_message(int status) {
   switch (status) {
     case 404: return "unknown endpoint";
     case 405: return "method not allowed";
+    case 408: return "the request did not arrive in time";
     case 413: return "request body too large";
     default: return "request failed";
   }
@@ -84,9 +84,12 @@ std::string default_error_message(int status) {
 }  // namespace
 
 struct Server::Impl {
-  Impl(const std::filesystem::path& folder, const ServerOptions& options) : ctx(folder, options) {}
+  Impl(const std::filesystem::path& folder, const ServerOptions& options)
+      : ctx(folder, options),
+        http(options.connections, ctx.metrics,
+             ApiError(503, "too many open connections; retry later", "", "server_busy", "server_error").body()) {}
   ServeContext ctx;
-  httplib::Server http;
+  GuardedHttpServer http;
   int port = -1;
 };
 
@@ -94,38 +97,41 @@ Server::Server(const std::filesystem::path& model_folder, const ServerOptions& o
     : impl_(std::make_unique<Impl>(model_folder, options)) {
   ServeContext& ctx = impl_->ctx;
   httplib::Server& http = impl_->http;
-  // Every waiting or streaming request holds a handler thread, so the pool must cover the
-  // running set and the queue, plus a few for /health, /metrics and the states API.
-  const auto threads = static_cast<std::size_t>(options.parallel + options.queue_capacity + 8);
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http.set_payload_max_length(std::max(options.max_body_bytes, options.max_state_import_bytes));
-
   http.set_pre_routing_handler([&ctx](const httplib::Request& req, httplib::Response& res) {
-    ++ctx.metrics.requests_total;
     if (!ctx.options.api_key.empty() && req.path != "/health") {
       const std::string auth = req.get_header_value("Authorization");
       const std::string prefix = "Bearer ";
       if (auth.rfind(prefix, 0) != 0 || !key_matches(auth.substr(prefix.size()), ctx.options.api_key)) {
-        ++ctx.metrics.request_errors_total;
         send_json(res, ApiError(401, "missing or invalid API key (Authorization: Bearer KEY)", "", "invalid_api_key").body(),
                   401);
         return httplib::Server::HandlerResponse::Handled;
       }
     }
-    // Refused before the body is read: the import route takes state files, the rest JSON.
+    // httplib inflates gzip and brotli bodies, and outside our routes' capped readers nothing
+    // bounds what a small compressed body inflates to; no client of this API compresses.
+    const std::string encoding = req.get_header_value("Content-Encoding");
+    if (!encoding.empty() && encoding != "identity") {
+      send_json(res, ApiError(415, "compressed request bodies (Content-Encoding) are not accepted", "",
+                              "unsupported_media_type").body(),
+                415);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // The import route takes state files, the rest JSON. A declared length over the cap is
+    // refused before reading; any other body is cut off while read (request_body.h), and the
+    // stream allows no more than the cap (plus framing) whatever route reads it.
     const std::size_t limit =
         req.path == "/v1/states/import" ? ctx.options.max_state_import_bytes : ctx.options.max_body_bytes;
+    GuardedHttpServer::begin_body(limit);
     if (req.has_header("Content-Length") && std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > limit) {
-      ++ctx.metrics.request_errors_total;
       send_json(res, ApiError(413, "request body larger than " + std::to_string(limit) + " bytes", "", "body_too_large").body(),
                 413);
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  http.set_error_handler(httplib::Server::HandlerWithResponse([&ctx](const httplib::Request&, httplib::Response& res) {
+  http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours, already JSON
-    ++ctx.metrics.request_errors_total;
+    if (GuardedHttpServer::request_timed_out()) res.status = 408;
     send_json(res, ApiError(res.status, default_error_message(res.status), "", "http_" + std::to_string(res.status)).body(),
               res.status);
     return httplib::Server::HandlerResponse::Handled;
@@ -147,10 +153,8 @@ Server::~Server() { stop(); }
 
 int Server::bind() {
   const ServerOptions& o = impl_->ctx.options;
-  const int port = o.port == 0 ? impl_->http.bind_to_any_port(o.host) : (impl_->http.bind_to_port(o.host, o.port) ? o.port : -1);
-  if (port <= 0) throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port));
-  impl_->port = port;
-  return port;
+  impl_->port = impl_->http.bind(o.host, o.port);
+  return impl_->port;
 }
 
 void Server::listen() {
@@ -162,7 +166,7 @@ void Server::listen() {
 // for a long generation that only the scheduler can end.
 void Server::stop() {
   impl_->ctx.scheduler->shutdown();
-  impl_->http.stop();
+  impl_->http.shut_down();
 }
 
 }  // namespace supra::serve

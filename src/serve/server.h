@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "serve/connection_limits.h"
+
 namespace supra::serve {
 
 struct ServerOptions {
@@ -18,10 +20,13 @@ struct ServerOptions {
   std::size_t state_cache_bytes = 64u << 20;
   std::size_t max_states = 256;                     // named states of the states API
   std::size_t max_state_import_bytes = 256u << 20;  // body limit of POST /v1/states/import
+  int max_concurrent_imports = 2;                   // imports read at once (beyond: 503)
   std::size_t max_body_bytes = 1u << 20;            // body limit of every other endpoint
   std::size_t max_prompt_tokens = 4096;
   int max_tokens = 4096;
   std::string chat_template = "mistral";  // a built-in template (serve/chat_template.h)
+  int threads = 0;                        // compute threads of the scheduler; 0 = OpenMP's default
+  ConnectionLimits connections;           // what one client may hold (connections, timeouts)
 };
 
 class Server {
@@ -34,10 +39,12 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Binds host:port (port 0: a free one, chosen by the kernel) and returns the port.
-  // Throws supra::Error when the address cannot be bound.
+  // Throws supra::Error when the address cannot be bound (one in use included).
   int bind();
   // Serves until stop() (from another thread) or a fatal socket error.
   void listen();
+  // Ends generation, stops accepting and closes the connections waiting for or sending a
+  // request; listen() returns once the answers being written are done.
   void stop();
 
  private:

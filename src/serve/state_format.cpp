@@ -2,6 +2,7 @@
 
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "serve/api_error.h"
@@ -43,6 +44,15 @@ std::vector<float> get_floats(std::string_view bytes, std::size_t& offset, std::
   if (count > 0) std::memcpy(v.data(), bytes.data() + offset, count * sizeof(float));
   offset += count * sizeof(float);
   return v;
+}
+
+// A NaN or an infinity in a state would silently poison every token generated from it, and no
+// model's forward pass writes one, so a file holding one is refused even with a valid checksum.
+void require_finite(const std::vector<float>& v, std::uint32_t layer, const char* part) {
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i]))
+      throw invalid("layer " + std::to_string(layer) + " " + part + " holds a non-finite value (" +
+                    (std::isnan(v[i]) ? "nan" : "inf") + ") at element " + std::to_string(i));
 }
 
 }  // namespace
@@ -163,6 +173,9 @@ StoredState import_state(std::string_view bytes, std::uint64_t fingerprint, cons
     l.matrix = get_floats(bytes, offset, get<std::uint64_t>(bytes, at));
     l.keys = get_floats(bytes, offset, get<std::uint64_t>(bytes, at + 8));
     l.values = get_floats(bytes, offset, get<std::uint64_t>(bytes, at + 16));
+    require_finite(l.matrix, i, "matrix");
+    require_finite(l.keys, i, "keys");
+    require_finite(l.values, i, "values");
   }
   return s;
 }

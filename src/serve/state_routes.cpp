@@ -2,6 +2,7 @@
 // fork, delete, and move states between servers as binary files (docs/STATE_FORMAT.md).
 #include "serve/api_error.h"
 #include "serve/context.h"
+#include "serve/request_body.h"
 #include "serve/responses.h"
 
 namespace supra::serve {
@@ -40,41 +41,67 @@ StateInfo create(ServeContext& ctx, const StateRequest& r) {
   return ctx.states.add({std::move(seq->final_state), std::move(seq->final_tokens)});
 }
 
+// A place among the state imports running at once, or a 503: each may hold up to
+// max_state_import_bytes while it is read, so their number bounds that memory.
+class ImportSlot {
+ public:
+  ImportSlot(std::atomic<int>& running, int max) : running_(running) {
+    if (++running_ > max) {
+      --running_;
+      throw ApiError(503, "too many state imports at once; retry later", "", "server_busy", "server_error");
+    }
+  }
+  ~ImportSlot() { --running_; }
+  ImportSlot(const ImportSlot&) = delete;
+  ImportSlot& operator=(const ImportSlot&) = delete;
+
+ private:
+  std::atomic<int>& running_;
+};
+
 }  // namespace
 
 void add_state_routes(httplib::Server& server, ServeContext& ctx) {
-  server.Post("/v1/states", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    answer(ctx, res, [&] {
-      if (req.body.size() > ctx.limits.max_body_bytes) throw ApiError(413, "request body too large", "", "body_too_large");
-      const StateRequest r = parse_state_request(parse_body(req.body), ctx.tokenizer, ctx.limits);
+  // Every POST reads its body under its cap (request_body.h), even the fork that needs none.
+  using Reader = httplib::ContentReader;
+  server.Post("/v1/states", [&ctx](const httplib::Request& req, httplib::Response& res, const Reader& reader) {
+    answer(res, [&] {
+      const std::string body = read_body(req, reader, ctx.limits.max_body_bytes);
+      const StateRequest r = parse_state_request(parse_body(body), ctx.tokenizer, ctx.limits);
       send_json(res, dump(info_json(create(ctx, r))));
     });
   });
   server.Get("/v1/states", [&ctx](const httplib::Request&, httplib::Response& res) {
-    answer(ctx, res, [&] {
+    answer(res, [&] {
       json data = json::array();
       for (const auto& i : ctx.states.list()) data.push_back(info_json(i));
       send_json(res, dump({{"object", "list"}, {"data", data}}));
     });
   });
-  server.Post(R"(/v1/states/import)", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    answer(ctx, res, [&] {
-      StoredState s = import_state(req.body, ctx.fingerprint, ctx.shape, ctx.tokenizer.vocab_size());
+  server.Post(R"(/v1/states/import)", [&ctx](const httplib::Request& req, httplib::Response& res, const Reader& reader) {
+    answer(res, [&] {
+      const ImportSlot slot(ctx.imports_running, ctx.options.max_concurrent_imports);
+      const std::string body = read_body(req, reader, ctx.options.max_state_import_bytes);
+      StoredState s = import_state(body, ctx.fingerprint, ctx.shape, ctx.tokenizer.vocab_size());
       send_json(res, dump(info_json(ctx.states.add(std::move(s)))));
     });
   });
-  server.Post(R"(/v1/states/([A-Za-z0-9_-]+)/fork)", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    answer(ctx, res, [&] { send_json(res, dump(info_json(ctx.states.add(stored(ctx, req.matches[1]))))); });
-  });
+  server.Post(R"(/v1/states/([A-Za-z0-9_-]+)/fork)",
+              [&ctx](const httplib::Request& req, httplib::Response& res, const Reader& reader) {
+                answer(res, [&] {
+                  read_body(req, reader, ctx.limits.max_body_bytes);
+                  send_json(res, dump(info_json(ctx.states.add(stored(ctx, req.matches[1])))));
+                });
+              });
   server.Delete(R"(/v1/states/([A-Za-z0-9_-]+))", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    answer(ctx, res, [&] {
+    answer(res, [&] {
       const std::string id = req.matches[1];
       if (!ctx.states.erase(id)) throw ApiError(404, "no state with id '" + id + "'", "state_id", "state_not_found");
       send_json(res, dump({{"id", id}, {"object", "state"}, {"deleted", true}}));
     });
   });
   server.Get(R"(/v1/states/([A-Za-z0-9_-]+)/export)", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    answer(ctx, res, [&] {
+    answer(res, [&] {
       res.set_content(export_state(stored(ctx, req.matches[1]), ctx.fingerprint, ctx.shape), "application/octet-stream");
     });
   });

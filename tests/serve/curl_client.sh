@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # curl against the built `supra serve` on a free port of 127.0.0.1 with the shipped model:
 # completions (plain, streamed, logprobs with echo), chat (plain, streamed), models, health,
-# and a malformed request. Usage: curl_client.sh SUPRA_BINARY
+# a malformed request, a body over 8 KiB sent as curl's default form type, and a second server
+# on the same port (refused: one `error:` line, exit status 1). Usage: curl_client.sh SUPRA_BINARY
 set -euo pipefail
 supra=$1
 log=$(mktemp)
@@ -44,4 +45,16 @@ grep -q '"delta"' <<<"$cs" || fail "chat stream: $cs"
 code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
   -d '{"prompt": 12' "$base/v1/completions")
 [ "$code" = 400 ] || fail "bad JSON gave $code"
-echo "curl client: 8 checks passed"
+# curl -d without -H sends application/x-www-form-urlencoded: still JSON to the server, at any size.
+big=$(jq -cn --arg p "$(printf 'Once upon a time %.0s' $(seq 540))" '{prompt: $p, max_tokens: 1}')
+code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -d "$big" "$base/v1/completions")
+[ "$code" = 200 ] || fail "a 9 KB body without a JSON Content-Type gave $code"
+
+# A second server on the port in use fails at once instead of sharing it.
+set +e
+second=$("$supra" serve --port "$port" 2>&1 >/dev/null)
+status=$?
+set -e
+[ "$status" = 1 ] || fail "second server on port $port exited with $status: $second"
+[ "$(wc -l <<<"$second")" = 1 ] && grep -q '^error: .*address in use' <<<"$second" || fail "second server said: $second"
+echo "curl client: 10 checks passed"

@@ -397,6 +397,8 @@ TEST_F(ServeTest, MalformedRequestsGetOpenAIErrors) {
   expect_error(c, R"({"prompt": "a", "n": 2})", 400, "n");
   expect_error(c, R"({"prompt": "a", "state_id": "state-none"})", 404, "state_id");
   expect_error(c, "{\"prompt\": \"\xff\xfe\"}", 400, "");
+  // Nesting far past any real request (a 600 KB body, under the 1 MiB cap): refused, not parsed.
+  expect_error(c, "{\"prompt\": " + std::string(300000, '[') + std::string(300000, ']') + "}", 400, "");
   // A body over the limit is refused from its Content-Length alone, before it is sent
   // (a client still writing it could not read the reply, hence the raw socket).
   const std::string big = raw_request("POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kKey +
