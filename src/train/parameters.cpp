@@ -1,7 +1,11 @@
 #include "train/parameters.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <numeric>
 
 #include "io/safetensors.h"
@@ -55,6 +59,23 @@ ParameterSet ParameterSet::zeros_like() const {
 
 void ParameterSet::fill_zero() {
   for (Parameter& p : params_) std::fill(p.data.begin(), p.data.end(), 0.0f);
+}
+
+std::optional<std::string> find_bad_value(const ParameterSet& set, const std::string& prefix, bool non_negative) {
+  // NaN fails every comparison, so one range test per value covers NaN, ±inf and negatives;
+  // the branch-free pass vectorises, and only a tensor that fails it is searched.
+  const float low = non_negative ? 0.0f : -std::numeric_limits<float>::max();
+  const float high = std::numeric_limits<float>::max();
+  for (const Parameter& p : set.all()) {
+    bool ok = true;
+    for (float x : p.data) ok &= (x >= low) & (x <= high);
+    if (ok) continue;
+    const auto bad = std::find_if(p.data.begin(), p.data.end(), [&](float x) { return !(x >= low && x <= high); });
+    char value[32];
+    std::snprintf(value, sizeof value, "%g", std::isnan(*bad) ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(*bad));
+    return prefix + p.name + " holds " + value + " at element " + std::to_string(bad - p.data.begin());
+  }
+  return std::nullopt;
 }
 
 ParameterSet load_parameters(const Checkpoint& checkpoint) {

@@ -6,6 +6,7 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -44,6 +45,13 @@ class ParameterSet {
   std::deque<Parameter> params_;
   std::unordered_map<std::string, std::size_t> index_;
 };
+
+// The first value of the set that is not finite (or, with `non_negative`, is below zero), as
+// "<prefix><tensor name> holds nan at element 17"; none when every value is acceptable. A NaN
+// or an infinity in a weight or an AdamW moment poisons every later step, so training refuses
+// to start from, continue from or save such a set.
+std::optional<std::string> find_bad_value(const ParameterSet& set, const std::string& prefix = "",
+                                          bool non_negative = false);
 
 // Every floating tensor of a checkpoint, widened to float32, in the checkpoint's name order.
 ParameterSet load_parameters(const Checkpoint& checkpoint);

@@ -3,15 +3,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <optional>
+#include <string>
+#include <type_traits>
 
+#include "io/input_file.h"
+#include "io/json_file.h"
+#include "io/model_folder.h"
 #include "io/safetensors.h"
 #include "supra/checkpoint.h"
 #include "supra/error.h"
-#include "io/model_folder.h"
+#include "train/checkpoint_manifest.h"
 
 namespace supra::train {
 namespace fs = std::filesystem;
@@ -28,12 +33,24 @@ std::string step_folder_name(std::int64_t step) {
   return name;
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read " + path.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+// A log row is about 120 bytes: this allows millions of steps and still bounds the read.
+constexpr std::size_t kMaxLogBytes = std::size_t{1} << 30;
+
+// The first value of the moments that --resume would refuse (see load_optimizer_state).
+std::optional<std::string> bad_moment(const ParameterSet& m, const ParameterSet& v) {
+  if (auto bad = find_bad_value(m, "exp_avg.")) return bad;
+  return find_bad_value(v, "exp_avg_sq.", /*non_negative=*/true);
+}
+
+// A JSON integer of the state file, refused when it has another type or sign (a get<> would
+// convert 12.5 or -1 silently).
+template <typename T>
+T integer_field(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if (!v.is_number_integer() || (std::is_unsigned_v<T> && !v.is_number_unsigned()))
+    throw Error(std::string("\"") + key + "\" must be a" + (std::is_unsigned_v<T> ? " non-negative" : "n") +
+                " integer, not " + quote_json(v));
+  return v.get<T>();
 }
 
 std::vector<TensorToWrite> moment_tensors(const ParameterSet& moments, const std::string& prefix) {
@@ -59,8 +76,11 @@ std::vector<fs::path> step_folders(const fs::path& dir) {
 
 fs::path save_checkpoint(const fs::path& checkpoints_dir, const fs::path& model_files_dir, const ParameterSet& params,
                          const AdamW& adam, const CheckpointState& state, int keep) {
-  fs::create_directories(checkpoints_dir);
   const std::string name = step_folder_name(state.step);
+  auto bad = find_bad_value(params);
+  if (!bad) bad = bad_moment(adam.first_moment(), adam.second_moment());
+  if (bad) throw Error("checkpoint " + name + " not saved: " + *bad);
+  fs::create_directories(checkpoints_dir);
   const fs::path folder = checkpoints_dir / name;
   write_folder_atomically(
       folder,
@@ -84,6 +104,7 @@ fs::path save_checkpoint(const fs::path& checkpoints_dir, const fs::path& model_
         std::string csv = csv_header();
         for (const StepRecord& r : state.log) csv += csv_row(r);
         write_text_file(dir / "train_log.csv", csv);
+        write_checkpoint_checksums(dir);  // last: it covers every file above
       },
       /*replace=*/true);
   // Switch `latest` with a rename, which replaces the old link atomically.
@@ -101,9 +122,27 @@ fs::path save_checkpoint(const fs::path& checkpoints_dir, const fs::path& model_
 
 fs::path latest_checkpoint(const fs::path& checkpoints_dir) {
   const fs::path link = checkpoints_dir / "latest";
-  if (!fs::is_symlink(link) || !fs::is_directory(link))
-    throw Error("no checkpoint to resume from in " + checkpoints_dir.string());
-  return checkpoints_dir / fs::read_symlink(link);
+  if (!fs::is_symlink(link)) {
+    // A run killed after renaming its first checkpoint into place but before linking it: the
+    // folder is complete (its checksums are verified before use).
+    if (fs::is_directory(checkpoints_dir))
+      if (const std::vector<fs::path> done = step_folders(checkpoints_dir); !done.empty()) return done.back();
+    throw Error("no checkpoint to resume from in " + checkpoints_dir.string() +
+                " (a run that stopped before its first checkpoint starts again without --resume)");
+  }
+  // save_checkpoint links a sibling step-<N> folder; anything else did not come from it.
+  const fs::path target = fs::read_symlink(link);
+  const std::string name = target.string();
+  if (target.has_parent_path() || !name.starts_with("step-") || name.find('.') != std::string::npos)
+    throw Error(link.string() + " points to " + shorten_text(name) + ", not to a checkpoint folder step-<N>");
+  if (!fs::is_directory(checkpoints_dir / target))
+    throw Error(link.string() + " points to " + name + ", which does not exist");
+  return checkpoints_dir / target;
+}
+
+bool has_checkpoint(const fs::path& checkpoints_dir) {
+  if (fs::is_symlink(checkpoints_dir / "latest")) return true;
+  return fs::is_directory(checkpoints_dir) && !step_folders(checkpoints_dir).empty();
 }
 
 void remove_unfinished_checkpoints(const fs::path& checkpoints_dir) {
@@ -118,20 +157,23 @@ void remove_unfinished_checkpoints(const fs::path& checkpoints_dir) {
 CheckpointState load_checkpoint_state(const fs::path& folder) {
   const fs::path path = folder / "trainer_state.json";
   CheckpointState s;
+  const json j = read_json_file(path);
   try {
-    const json j = json::parse(read_text(path));
-    if (j.at("format") != kStateFormat || j.at("version") != kStateVersion)
-      throw Error(path.string() + ": not a supra training checkpoint of version " + std::to_string(kStateVersion));
-    s.step = j.at("step").get<std::int64_t>();
-    s.tokens = j.at("tokens").get<std::int64_t>();
-    s.data_position = j.at("data_position").get<std::uint64_t>();
-    s.epoch = j.at("epoch").get<std::uint64_t>();
-    s.data_seed = j.at("data_seed").get<std::uint64_t>();
+    if (!j.is_object() || j.value("format", json()) != kStateFormat || j.value("version", json()) != kStateVersion)
+      throw Error("not a supra training checkpoint of version " + std::to_string(kStateVersion));
+    s.step = integer_field<std::int64_t>(j, "step");
+    s.tokens = integer_field<std::int64_t>(j, "tokens");
+    s.data_position = integer_field<std::uint64_t>(j, "data_position");
+    s.epoch = integer_field<std::uint64_t>(j, "epoch");
+    s.data_seed = integer_field<std::uint64_t>(j, "data_seed");
     s.settings = j.at("settings").get<std::map<std::string, std::string>>();
   } catch (const json::exception& e) {
+    throw Error(path.string() + ": " + shorten_text(e.what(), 200));
+  } catch (const Error& e) {
     throw Error(path.string() + ": " + e.what());
   }
-  s.log = parse_csv(read_text(folder / "train_log.csv"), (folder / "train_log.csv").string());
+  const fs::path log = folder / "train_log.csv";
+  s.log = parse_csv(read_small_file(log, kMaxLogBytes), log.string());
   return s;
 }
 
@@ -146,6 +188,13 @@ OptimizerState load_optimizer_state(const fs::path& folder, const ParameterSet& 
                     ", which does not match the parameter");
       p.data = to_f32(t);
     }
+  if (const auto bad = bad_moment(o.m, o.v))
+    throw Error(file.describe() + ": " + *bad + " (an AdamW moment must be finite, and exp_avg_sq not negative)");
+  const std::optional<std::string> step = file.metadata("step");
+  const char* end = step ? step->data() + step->size() : nullptr;
+  const auto parsed = step ? std::from_chars(step->data(), end, o.step) : std::from_chars_result{end, std::errc::invalid_argument};
+  if (parsed.ec != std::errc() || parsed.ptr != end || o.step < 0)
+    throw Error(file.describe() + ": no valid \"step\" in its metadata");
   return o;
 }
 

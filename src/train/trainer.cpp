@@ -3,8 +3,10 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <tuple>
 #include <cstdio>
@@ -12,8 +14,11 @@
 
 #include "supra/error.h"
 #include "io/model_folder.h"
+#include "train/checkpoint_manifest.h"
 #include "train/png_file.h"
 #include "train/progress_bar.h"
+#include "train/resume_check.h"
+#include "train/run_folder.h"
 #include "train/token_dataset.h"
 #include "train/train_checkpoint.h"
 #include "train/train_log.h"
@@ -50,15 +55,22 @@ std::map<std::string, std::string> run_settings(const TrainOptions& o, const Tok
           {"validation", validation}};
 }
 
-void check_same_settings(const std::map<std::string, std::string>& saved,
-                         const std::map<std::string, std::string>& now, const fs::path& checkpoint) {
-  for (const auto& [key, value] : now) {
-    const auto it = saved.find(key);
-    const std::string before = it == saved.end() ? "(absent)" : it->second;
-    if (before != value)
-      throw Error("--resume: " + key + " is " + value + " in this run but " + before + " in " + checkpoint.string() +
-                  " (a resumed run must use the same settings and data)");
-  }
+std::string value_text(double v) {
+  if (std::isnan(v)) return "nan";  // not "-nan": the sign of a NaN means nothing
+  char s[32];
+  std::snprintf(s, sizeof s, "%g", v);
+  return s;
+}
+
+// The error that ends a run whose numbers stopped being finite at `step`. Nothing of that step
+// was saved; the newest checkpoint, if any, is intact (a deterministic run resumed from it would
+// diverge again at the same step, so the advice is a new run from it).
+Error diverged(std::int64_t step, const std::string& what, std::int64_t checkpoint_step, const fs::path& checkpoints) {
+  std::string msg = "step " + std::to_string(step) + ": " + what + ": training stopped";
+  if (checkpoint_step > 0)
+    return Error(msg + "; the last good checkpoint is step " + std::to_string(checkpoint_step) + " in " +
+                 checkpoints.string() + " (a model folder: start a new run from it with a smaller --lr, or with --grad-clip)");
+  return Error(msg + " before any checkpoint (try a smaller --lr, or --grad-clip)");
 }
 
 // Mean validation cross-entropy over the first `count` sequences of `range`, split evenly over
@@ -113,22 +125,24 @@ void export_model(const fs::path& dir, const fs::path& files_from, const Paramet
       /*replace=*/true);
 }
 
-// Appends rows to the run's CSV as they come (rank 0), flushed after each.
+// Appends rows to the run's CSV as they come (rank 0), flushed after each; a row that cannot
+// be written (disk full) ends the run rather than vanish from the log.
 class LogAppender {
  public:
-  explicit LogAppender(const fs::path& path) : file_(std::fopen(path.c_str(), "ab")) {
-    if (file_ == nullptr) throw Error("cannot append to " + path.string());
+  explicit LogAppender(const fs::path& path) : path_(path), file_(std::fopen(path.c_str(), "ab")) {
+    if (file_ == nullptr) throw Error("cannot append to " + path.string() + ": " + std::strerror(errno));
   }
   ~LogAppender() { std::fclose(file_); }
   LogAppender(const LogAppender&) = delete;
   LogAppender& operator=(const LogAppender&) = delete;
   void add(const StepRecord& r) {
     const std::string row = csv_row(r);
-    std::fwrite(row.data(), 1, row.size(), file_);
-    std::fflush(file_);
+    if (std::fwrite(row.data(), 1, row.size(), file_) != row.size() || std::fflush(file_) != 0)
+      throw Error("cannot append to " + path_.string() + ": " + std::strerror(errno));
   }
 
  private:
+  fs::path path_;
   std::FILE* file_;
 };
 
@@ -173,15 +187,23 @@ TrainSummary train(const TrainOptions& o, Communicator& comm) {
   const bool writer = comm.rank() == 0;
   const fs::path ckpt_dir = o.out / "checkpoints", log_path = o.out / "train_log.csv";
 
+  // Rank 0 holds the run folder until the run ends: a second run on it is refused.
+  std::optional<RunFolderLock> lock;
+  if (writer) lock.emplace(o.out);
   fs::path files_dir = o.model;  // config.json and tokenizer files of the model being trained
-  if (o.resume)
+  bool take_over = false;        // the folder holds a run that stopped before its first checkpoint
+  if (o.resume) {
     files_dir = latest_checkpoint(ckpt_dir);
-  else if (fs::exists(ckpt_dir) || fs::exists(log_path))
-    throw Error(o.out.string() + " already holds a training run: continue it with --resume, or choose another --out");
-  comm.barrier();  // every rank has looked before rank 0 writes anything
+    if (writer) verify_checkpoint_checksums(files_dir);  // before anything is read from it
+  } else if (writer) {
+    take_over = check_folder_for_new_run(o.out);
+  }
+  comm.barrier();  // rank 0 has checked the folder before any rank reads from it
 
   TrainableModel model = TrainableModel::load(files_dir);
   ParameterSet& params = model.parameters();
+  if (const auto bad = find_bad_value(params))
+    throw Error(files_dir.string() + ": " + *bad + ": refusing to train non-finite weights");
   const TokenDataset data(o.data, o.seq_len);
   if (data.vocab_size() > model.config().vocab_size)
     throw Error("--data: the shards use a vocabulary of " + std::to_string(data.vocab_size()) + " tokens, the model has " +
@@ -210,8 +232,12 @@ TrainSummary train(const TrainOptions& o, Communicator& comm) {
   AdamW adam(params, o.adam);
   if (o.resume) {
     const CheckpointState saved = load_checkpoint_state(files_dir);
-    check_same_settings(saved.settings, state.settings, files_dir);
+    check_resume_state(saved, RunFacts{o.steps, o.batch_size, o.seq_len, o.seed, train_range.count, state.settings},
+                       files_dir);
     OptimizerState moments = load_optimizer_state(files_dir, params);
+    if (moments.step != saved.step)
+      throw Error("--resume: " + (files_dir / "optimizer.safetensors").string() + " is of step " +
+                  std::to_string(moments.step) + ", trainer_state.json of step " + std::to_string(saved.step));
     adam.set_state(saved.step, std::move(moments.m), std::move(moments.v));
     state.step = saved.step;
     state.tokens = saved.tokens;
@@ -222,8 +248,13 @@ TrainSummary train(const TrainOptions& o, Communicator& comm) {
     for (Parameter& p : params.all()) comm.broadcast(std::as_writable_bytes(std::span<float>(p.data)), 0);
 
   std::optional<LogAppender> log_file;
+  std::int64_t checkpoint_step = state.step;  // of the newest checkpoint (0: none yet)
   if (writer) {
-    fs::create_directories(o.out);
+    if (take_over) {
+      std::fprintf(stderr, "note: %s holds a run that stopped before its first checkpoint; starting it anew\n",
+                   o.out.string().c_str());
+      fs::remove(o.out / "loss.png");  // the stopped run's; train_log.csv is rewritten below
+    }
     remove_unfinished_checkpoints(ckpt_dir);
     rewrite_log(log_path, state.log);  // drops rows a killed run wrote after its last checkpoint
     log_file.emplace(log_path);
@@ -265,15 +296,22 @@ TrainSummary train(const TrainOptions& o, Communicator& comm) {
     rec.ce = terms[1] / static_cast<double>(W * A);
     rec.z_loss = terms[2] / static_cast<double>(W * A);
     rec.grad_norm = global_grad_norm(grads);
+    // Every rank sees the same reduced loss and gradients, so every rank stops here together.
+    if (!std::isfinite(rec.loss) || !std::isfinite(rec.grad_norm))
+      throw diverged(rec.step, "the loss is " + value_text(rec.loss) + " and the gradient norm " + value_text(rec.grad_norm),
+                     checkpoint_step, ckpt_dir);
     if (o.grad_clip > 0) clip_grad_norm(grads, o.grad_clip);
     rec.lr = schedule.at(step);
     adam.step(params, grads, rec.lr);
+    if (auto bad = find_bad_value(params)) throw diverged(rec.step, "after the update, " + *bad, checkpoint_step, ckpt_dir);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     rec.tok_s = seconds > 0 ? static_cast<double>(B * T) / seconds : 0;
 
     const bool last = step + 1 == o.steps;
     if (has_val && (last || (o.eval_every > 0 && (step + 1) % o.eval_every == 0)))
       rec.val_loss = validation_loss(model, val_data, val_range, val_count, val_rows, o.precision, comm);
+    if (rec.val_loss && !std::isfinite(*rec.val_loss))
+      throw diverged(rec.step, "the validation loss is " + value_text(*rec.val_loss), checkpoint_step, ckpt_dir);
     state.log.push_back(rec);
     if (writer) {
       log_file->add(rec);
@@ -288,6 +326,7 @@ TrainSummary train(const TrainOptions& o, Communicator& comm) {
         files_dir = save_checkpoint(ckpt_dir, files_dir, params, adam, state);
         write_loss_plot(o.out / "loss.png", state.log);
       }
+      checkpoint_step = state.step;
       comm.barrier();
     }
   }

@@ -171,7 +171,7 @@ TEST(Linearize, CommandLine) {
   linearize_folder(stories(), tmp.path() / "b", 5);
   EXPECT_EQ(read_file(tmp.path() / "a" / "model.safetensors"), read_file(tmp.path() / "b" / "model.safetensors"));
   expect_cli_error(run_cli("linearize -m " + q(tmp.path() / "missing") + " -o " + q(tmp.path() / "c")),
-                   "model folder not found");
+                   "-m: the folder " + (tmp.path() / "missing").string() + " does not exist");
   expect_cli_error(run_cli("linearize -m " + q(tmp.path() / "a") + " -o " + q(tmp.path() / "c")), "already a SUPRA");
   const CliResult no_out = run_cli("linearize -m " + q(stories()));
   EXPECT_NE(no_out.exit_code, 0);

@@ -25,22 +25,6 @@ using supra::train::StepRecord;
 // Spinning OpenMP workers on a shared machine only waste time; results do not depend on it.
 const bool kPassiveOpenMp = [] { return setenv("OMP_WAIT_POLICY", "passive", 0) == 0; }();
 
-// Documents that count upwards (modulo 50) from a random start: easy to learn, so the loss
-// must fall well below that of uniform guessing.
-void write_counting_shard(const fs::path& path, int documents, std::uint64_t seed) {
-  supra::train::SplitMix64 rng(seed);
-  supra::train::ShardWriter w(path, 512);
-  for (int d = 0; d < documents; ++d) {
-    std::vector<TokenId> doc{1};
-    auto x = static_cast<TokenId>(rng.below(50));
-    const int n = 20 + static_cast<int>(rng.below(40));
-    for (int i = 0; i < n; ++i, x = (x + 1) % 50) doc.push_back(3 + x);
-    doc.push_back(2);
-    w.add_document(doc);
-  }
-  w.finish();
-}
-
 class TrainRun : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -242,7 +226,7 @@ TEST_F(TrainRun, BadFlagsAndInputsAreErrors) {
                    "vocabulary of 1000");
   expect_cli_error(run_cli("train -m " + q(tmp_.path() / "nomodel") + " --data " + q(shard_) + " --out " + q(out) +
                            " --steps 2"),
-                   "model folder not found");
+                   "-m: the folder " + (tmp_.path() / "nomodel").string() + " does not exist");
   EXPECT_FALSE(fs::exists(out / "model"));
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -57,5 +58,52 @@ inline std::vector<TokenId> write_random_shard(const fs::path& path, int vocab, 
   w.finish();
   return all;
 }
+
+// Documents that count upwards (modulo 50) from a random start: easy to learn, so the loss
+// must fall well below that of uniform guessing.
+inline void write_counting_shard(const fs::path& path, int documents, std::uint64_t seed) {
+  supra::train::SplitMix64 rng(seed);
+  supra::train::ShardWriter w(path, 512);
+  for (int d = 0; d < documents; ++d) {
+    std::vector<TokenId> doc{1};
+    auto x = static_cast<TokenId>(rng.below(50));
+    const int n = 20 + static_cast<int>(rng.below(40));
+    for (int i = 0; i < n; ++i, x = (x + 1) % 50) doc.push_back(3 + x);
+    doc.push_back(2);
+    w.add_document(doc);
+  }
+  w.finish();
+}
+
+// Runs of 8 steps of the tiny SUPRA test model on a counting shard (about a second each), with
+// checkpoints at steps 4 and 8: the subject of the failure tests.
+class SmallRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Spinning OpenMP workers on a shared machine only waste time; results do not depend on it.
+    ASSERT_EQ(setenv("OMP_WAIT_POLICY", "passive", 0), 0);
+    shard_ = tmp_.path() / "data.bin";
+    write_counting_shard(shard_, 60, 5);
+  }
+
+  // `supra train` arguments for the run folder `out`; later flags in `extra` win.
+  std::string args(const fs::path& out, const std::string& extra = "") const {
+    return "train -m " + q(golden("supra_gqa")) + " --data " + q(shard_) + " --out " + q(out) +
+           " --val-fraction 0.1 --seq-len 32 --batch-size 4 --steps 8 --lr 2e-3 --end-lr 1e-4 --warmup 2"
+           " --eval-every 4 --eval-batches 1 --checkpoint-every 4 --seed 11 --threads 1 --no-progress " +
+           extra;
+  }
+
+  // A finished run in tmp/<name>: checkpoints step-00000004 and step-00000008 (latest), model/.
+  fs::path finished_run(const std::string& name) const {
+    const fs::path out = tmp_.path() / name;
+    const CliResult r = run_cli(args(out));
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    return out;
+  }
+
+  TempDir tmp_;
+  fs::path shard_;
+};
 
 }  // namespace supra::test::train_tests
