@@ -33,6 +33,7 @@ struct PromptCache {
 struct GenerationResult {
   std::vector<TokenId> tokens;  // the new tokens, including a final stop id if one was produced
   bool stopped_at_eos = false;
+  bool stopped_by_caller = false;  // on_token returned false (e.g. a stop string was produced)
   std::size_t cached_prompt_tokens = 0;  // prompt tokens taken from the prompt cache, not recomputed
   double prefill_seconds = 0;
   double decode_seconds = 0;
@@ -42,13 +43,14 @@ struct GenerationResult {
 //   Recurrent: prompt and new tokens one at a time (HF use_cache=True).
 //   Parallel:  the whole sequence re-run in parallel mode for every new token (HF use_cache=False).
 //   Hybrid:    parallel prefill of the prompt, then recurrent decoding (the fast path).
-// `on_token` is called for each new token as soon as it is chosen.
+// `on_token` is called for each new token as soon as it is chosen; returning false ends the
+// generation after that token (a caller's own stop condition, such as a stop string).
 // With a `cache` (recurrent and hybrid modes): when cache->tokens is a proper prefix of the
 // prompt, generation starts from cache->state and reads only the rest of the prompt; either
 // way, after the prompt *cache holds the state before the prompt's last token (so that the
 // same prompt again reuses all but one token). Parallel mode re-reads every token by
 // definition and leaves the cache alone.
 GenerationResult generate(const Model& model, const std::vector<TokenId>& prompt, const GenerationOptions& options,
-                          const std::function<void(TokenId)>& on_token = {}, PromptCache* cache = nullptr);
+                          const std::function<bool(TokenId)>& on_token = {}, PromptCache* cache = nullptr);
 
 }  // namespace supra

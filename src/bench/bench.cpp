@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -126,6 +127,8 @@ Result run(const ModelConfig& config, const Weights& weights, const Options& o) 
   Result r;
   r.threads = omp_get_max_threads();
   r.simd_target = kernels::simd::current_target();
+  const char* waits = std::getenv("OMP_WAIT_POLICY");
+  r.openmp_waits = waits ? waits : "default";
   if (!weights.layers.empty()) r.prefill_gemm = kernels::gemm_path(weights.layers.front().wq.dtype);
   r.prefill_tokens = o.prefill_tokens;
   r.decode_tokens = o.decode_tokens;

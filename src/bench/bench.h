@@ -23,6 +23,7 @@ struct Options {
 struct Result {
   std::string shape, dtype, simd_target;
   std::string prefill_gemm;  // how the prefill multiplies the layer weights (kernels::gemm_path)
+  std::string openmp_waits;  // OMP_WAIT_POLICY as this process started ("default" when unset)
   int threads = 0;
   std::int64_t prefill_tokens = 0, decode_tokens = 0;
   double prefill_tok_s = 0;

@@ -1,10 +1,9 @@
 // The generation loop and generation_config.json defaults.
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "io/json_file.h"
 #include "supra/error.h"
 #include "supra/generate.h"
 
@@ -23,11 +22,10 @@ GenerationOptions load_generation_defaults(const std::filesystem::path& folder) 
   GenerationOptions o;
   o.sampling.temperature = 0.0f;  // HF: do_sample defaults to false
   const auto path = folder / "generation_config.json";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return o;
-  nlohmann::json j;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return o;
+  const nlohmann::json j = read_json_file(path);  // errors name the path
   try {
-    j = nlohmann::json::parse(in);
     if (!j.is_object()) throw Error("expected a JSON object");
     if (j.value("do_sample", false)) {
       o.sampling.temperature = j.value("temperature", 1.0f);
@@ -52,7 +50,7 @@ GenerationOptions load_generation_defaults(const std::filesystem::path& folder) 
 }
 
 GenerationResult generate(const Model& model, const std::vector<TokenId>& prompt, const GenerationOptions& options,
-                          const std::function<void(TokenId)>& on_token, PromptCache* cache) {
+                          const std::function<bool(TokenId)>& on_token, PromptCache* cache) {
   if (prompt.empty()) throw Error("generate: the prompt must hold at least one token (BOS)");
   if (options.max_new_tokens < 0) throw Error("--max-new-tokens must not be negative");
   options.sampling.validate();
@@ -83,7 +81,10 @@ GenerationResult generate(const Model& model, const std::vector<TokenId>& prompt
     const TokenId next = sampler.sample(logits, sequence);
     sequence.push_back(next);
     result.tokens.push_back(next);
-    if (on_token) on_token(next);
+    if (on_token && !on_token(next)) {
+      result.stopped_by_caller = true;
+      break;
+    }
     if (std::find(options.stop_ids.begin(), options.stop_ids.end(), next) != options.stop_ids.end()) {
       result.stopped_at_eos = true;
       break;

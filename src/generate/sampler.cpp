@@ -43,6 +43,10 @@ void check_top_p(float p) {
   if (!(p > 0.0f && p <= 1.0f)) throw Error("--top-p must be in (0, 1] (1 disables), got " + show(p));
 }
 
+void check_min_p(float p) {
+  if (!(p >= 0.0f && p <= 1.0f)) throw Error("--min-p must be in [0, 1] (0 disables), got " + show(p));
+}
+
 void check_repetition_penalty(float penalty) {
   if (!(std::isfinite(penalty) && penalty > 0.0f)) {
     throw Error("--repetition-penalty must be a finite number > 0 (1 disables), got " + show(penalty));
@@ -103,6 +107,7 @@ void SamplingParams::validate() const {
   check_top_k(top_k);
   check_top_p(top_p);
   check_repetition_penalty(repetition_penalty);
+  check_min_p(min_p);
 }
 
 Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) { params_.validate(); }
@@ -119,6 +124,7 @@ TokenId Sampler::sample(std::span<float> logits, std::span<const TokenId> histor
   if (params_.temperature != 1.0f) apply_temperature(logits, params_.temperature);
   if (params_.top_k != 0) apply_top_k(logits, params_.top_k);
   if (params_.top_p < 1.0f) apply_top_p(logits, params_.top_p);
+  if (params_.min_p > 0.0f) apply_min_p(logits, params_.min_p);
   return draw(softmax(logits), rng_);
 }
 
@@ -185,6 +191,21 @@ void apply_top_p(std::span<float> logits, float p) {
     cumulative += probs[i];
     if (cumulative > limit) break;  // the sum only grows: nothing further is removed
     logits[order[i]] = kMinusInf;
+  }
+}
+
+void apply_min_p(std::span<float> logits, float p) {
+  check_min_p(p);
+  if (p == 0.0f || logits.empty()) return;
+  float max = kMinusInf;
+  for (float s : logits) {
+    if (s > max) max = s;  // false for NaN
+  }
+  if (!std::isfinite(max)) return;  // nothing finite to compare with (softmax() handles +inf)
+  // p_i / p_max = exp(s_i - max) < p  <=>  s_i < max + log(p), without a softmax.
+  const double threshold = static_cast<double>(max) + std::log(static_cast<double>(p));
+  for (float& s : logits) {
+    if (std::isnan(s) || static_cast<double>(s) < threshold) s = kMinusInf;
   }
 }
 

@@ -3,8 +3,10 @@
 // assembled in a TempDir, and byte-level builders for hostile torch zips.
 #pragma once
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -43,12 +45,27 @@ inline void expect_error(const CliResult& r, const std::string& needle) {
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "stderr must be exactly one line\n" << describe(r);
 }
 
-// A CLI11 usage error (flag syntax): non-zero exit without a signal, and a message naming
-// `needle` on stderr.
-inline void expect_usage_error(const CliResult& r, const std::string& needle) {
-  EXPECT_NE(r.exit_code, 0) << describe(r);
-  EXPECT_LT(r.exit_code, 128) << "killed by a signal (a crash)\n" << describe(r);
-  EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr should mention \"" << needle << "\"\n" << describe(r);
+// A flag error (bad number, unknown or missing flag or value): the same contract, and exit
+// status exactly 1 (not CLI11's own codes).
+inline void expect_flag_error(const CliResult& r, const std::string& needle) {
+  expect_error(r, needle);
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_TRUE(r.out.empty()) << describe(r);
+}
+
+// Runs `supra args` with `input` on its standard input (run_cli gives it /dev/null).
+inline CliResult run_cli_input(const std::string& args, const std::string& input) {
+  TempDir dir;
+  write_file(dir.path() / "stdin", input);
+  const fs::path out = dir.path() / "stdout", err = dir.path() / "stderr";
+  const std::string cmd = q(std::string(SUPRA_CLI)) + " " + args + " <" + q(dir.path() / "stdin") + " >" + q(out) +
+                          " 2>" + q(err);
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
 }
 
 inline void copy_into(const fs::path& file, const fs::path& dir) {

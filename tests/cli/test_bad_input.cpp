@@ -59,7 +59,7 @@ TEST(CliBadInput, MissingModelFolder) {
   TempDir tmp;
   const CliResult r = run_cli(logits_on(tmp.path() / "no_such_model", tmp.path()));
   expect_error(r, "no_such_model");
-  EXPECT_NE(r.err.find("not found"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
   expect_no_output_file(tmp.path());
 }
 
@@ -334,29 +334,29 @@ TEST(CliBadInput, NegativeMaxNewTokens) {
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
-TEST(CliBadInput, NonNumericFlagValueIsAUsageError) {
-  expect_usage_error(run_cli("generate -p hi -n many"), "many");
-  expect_usage_error(run_cli("generate -p hi --temperature warm"), "warm");
+TEST(CliBadInput, NonNumericFlagValueIsAFlagError) {
+  expect_flag_error(run_cli("generate -p hi -n many"), "many");
+  expect_flag_error(run_cli("generate -p hi --temperature warm"), "warm");
 }
 
 // --- command line syntax ---
 
 // The message must name the word it did not understand (CLI11 with require_subcommand(1)
 // says only "A subcommand is required", which misleads: the user did give one).
-TEST(CliBadInput, UnknownSubcommand) { expect_usage_error(run_cli("frobnicate"), "frobnicate"); }
+TEST(CliBadInput, UnknownSubcommand) { expect_flag_error(run_cli("frobnicate"), "frobnicate"); }
 
 TEST(CliBadInput, UnexpectedPositionalArgument) {
-  expect_usage_error(run_cli("generate stray_word -n 1"), "stray_word");
+  expect_flag_error(run_cli("generate stray_word -n 1"), "stray_word");
 }
 
 TEST(CliBadInput, NoSubcommand) { expect_error(run_cli(""), "no command given"); }
 
-TEST(CliBadInput, UnknownFlag) { expect_usage_error(run_cli("generate --bogus-flag 3"), "bogus-flag"); }
+TEST(CliBadInput, UnknownFlag) { expect_flag_error(run_cli("generate --bogus-flag 3"), "bogus-flag"); }
 
 TEST(CliBadInput, LogitsWithoutRequiredFlags) {
-  expect_usage_error(run_cli("logits -m " + q(golden("supra_gqa")) + " --ids 1"), "--output");
+  expect_flag_error(run_cli("logits -m " + q(golden("supra_gqa")) + " --ids 1"), "--output");
   TempDir tmp;
-  expect_usage_error(run_cli("logits -m " + q(golden("supra_gqa")) + " -o " + q(tmp.path() / "out.npy")), "--ids");
+  expect_flag_error(run_cli("logits -m " + q(golden("supra_gqa")) + " -o " + q(tmp.path() / "out.npy")), "--ids");
   expect_no_output_file(tmp.path());
 }
 

@@ -64,6 +64,18 @@ TEST(CliBench, TableOutput) {
   EXPECT_NE(r.out.find("read bandwidth"), std::string::npos) << r.out;
 }
 
+TEST(CliBench, OpenMPWaitsArePassiveUnlessTheUserChoseAPolicy) {
+  // GNU OpenMP's default spinning is ruinous beside another job (docs/PERFORMANCE.md), so supra
+  // starts itself again with passive waits; a policy the user set is kept.
+  const std::string args = std::string("bench --synthetic tiny --depths 0 --json") + kFast;
+  const CliResult unset = run_cli(args, "env -u OMP_WAIT_POLICY ");
+  ASSERT_EQ(unset.exit_code, 0) << describe(unset);
+  EXPECT_EQ(nlohmann::json::parse(unset.out).at("openmp_waits"), "passive");
+  const CliResult active = run_cli(args, "env OMP_WAIT_POLICY=active ");
+  ASSERT_EQ(active.exit_code, 0) << describe(active);
+  EXPECT_EQ(nlohmann::json::parse(active.out).at("openmp_waits"), "active");
+}
+
 TEST(CliBench, BadFlagsAreErrors) {
   expect_error(run_cli("bench --synthetic nope"), "known: mistral-supra-7b");
   expect_error(run_cli("bench --synthetic tiny --dtype q3"), "--dtype");

@@ -85,6 +85,19 @@ TEST(CliLogits, ModeDefaultsToParallelAndOneTokenWorks) {
   EXPECT_EQ(npy.shape, (std::vector<std::int64_t>{1, 512}));
 }
 
+// logits -p TEXT reads the ids `supra tokenize` prints for TEXT: the same file as --ids.
+TEST(CliLogits, PromptTextEqualsItsTokenIds) {
+  TempDir tmp;
+  const CliResult ids = run_cli("logits -m " + q(stories()) + " --ids 1,403,407,261,378 -o " + q(tmp.path() / "ids.npy"));
+  ASSERT_EQ(ids.exit_code, 0) << describe(ids);
+  const CliResult text = run_cli("logits -m " + q(stories()) + " -p 'Once upon a time' -o " + q(tmp.path() / "text.npy"));
+  ASSERT_EQ(text.exit_code, 0) << describe(text);
+  EXPECT_EQ(read_file(tmp.path() / "text.npy"), read_file(tmp.path() / "ids.npy"));
+  // Exactly one of them.
+  expect_error(run_cli("logits -m " + q(stories()) + " -p hi --ids 1 -o " + q(tmp.path() / "both.npy")), "exactly one");
+  EXPECT_FALSE(fs::exists(tmp.path() / "both.npy"));
+}
+
 TEST(CliTokenize, StoriesPromptWithAndWithoutBos) {
   const CliResult r = run_cli("tokenize -m " + q(stories()) + " -p 'Once upon a time'");
   ASSERT_EQ(r.exit_code, 0) << describe(r);
@@ -121,9 +134,16 @@ TEST(CliInfo, MistralSupraConfigWithoutWeights) {
   write_file(tmp.path() / "config.json", kMistralSupraConfig);
   const CliResult r = run_cli("info -m " + q(tmp.path()));
   ASSERT_EQ(r.exit_code, 0) << describe(r);
-  EXPECT_NE(r.out.find("7812321280"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("parameters      7.81 B (7812321280)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("SUPRA linear attention"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("not readable here"), std::string::npos) << r.out;
+}
+
+// Counts in llama.cpp's units: the shipped model has 318,880 parameters.
+TEST(CliInfo, ParameterCountInSensibleUnits) {
+  const CliResult r = run_cli("info");
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("parameters      318.9 K (318880)\n"), std::string::npos) << r.out;
 }
 
 TEST(CliInfo, GoldenSupraGqaReportsF32Weights) {
@@ -145,6 +165,35 @@ TEST(CliInfo, SoftmaxTeacherReportsAKvCache) {
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_NE(r.out.find("softmax attention"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("KV cache"), std::string::npos) << r.out;
+}
+
+TEST(CliTokenize, PiecesShowEachIdWithItsPiece) {
+  const CliResult r = run_cli("tokenize -m " + q(stories()) + " -p 'Once upon' --pieces");
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.out, "     1 -> '<s>'\n   403 -> '\u2581Once'\n   407 -> '\u2581upon'\n");
+}
+
+// detokenize undoes tokenize: from its comma list or from tokenize's own output.
+TEST(CliDetokenize, RoundTripWithTokenize) {
+  const std::string text = "Once upon a time, Lily saw a big dog. \"Hello!\" she said.";
+  const CliResult ids = run_cli("tokenize -p " + q(text));
+  ASSERT_EQ(ids.exit_code, 0) << describe(ids);
+  const CliResult back = run_cli("detokenize --ids " + q(ids.out));
+  ASSERT_EQ(back.exit_code, 0) << describe(back);
+  EXPECT_EQ(back.out, text + "\n");
+  std::string commas = ids.out.substr(0, ids.out.size() - 1);
+  for (char& c : commas)
+    if (c == ' ') c = ',';
+  EXPECT_EQ(run_cli("detokenize --ids " + commas).out, text + "\n");
+  EXPECT_EQ(run_cli("detokenize -m " + q(stories()) + " --ids 1,403,407,261,378").out, "Once upon a time\n");
+}
+
+TEST(CliDetokenize, BadIdsAreErrors) {
+  expect_error(run_cli("detokenize --ids 1,99999"), "99999");
+  expect_error(run_cli("detokenize --ids 1,-3"), "-3");
+  expect_error(run_cli("detokenize --ids 1,,2"), "--ids");
+  expect_error(run_cli("detokenize --ids 1,x"), "--ids");
+  expect_error(run_cli("detokenize --ids ' '"), "--ids");
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ TEST(Quantize, BadFlagsAndExistingOutputAreErrors) {
   expect_error(run_cli("quantize -m " + q(stories()) + " -o " + q(dir.path()) + " --type q8"), "already exists");
   expect_error(run_cli("quantize -m " + q(dir.path() / "absent") + " -o " + q(dir.path() / "y") + " --type q8"),
                "absent");
-  expect_usage_error(run_cli("quantize -m " + q(stories()) + " --type q8"), "--out");
+  expect_flag_error(run_cli("quantize -m " + q(stories()) + " --type q8"), "--out");
   // Nothing half-written is left beside the output.
   for (const auto& entry : fs::directory_iterator(dir.path())) ADD_FAILURE() << "left behind: " << entry.path();
 }
@@ -63,7 +63,7 @@ TEST(Quantize, ImportanceMatrixFromImatrixFeedsQ4) {
                "not an importance matrix");
   expect_error(run_cli("imatrix -m " + q(stories()) + " -f " + q(dir.path() / "absent.txt")), "-f");
   expect_error(run_cli("imatrix -m " + q(stories()) + " -f " + q(text) + " --ctx 1"), "--ctx");
-  expect_usage_error(run_cli("imatrix -m " + q(stories())), "--file");
+  expect_flag_error(run_cli("imatrix -m " + q(stories())), "--file");
   for (const char* left : {"q8", "x", "y"}) EXPECT_FALSE(fs::exists(dir.path() / left)) << left;
 }
 

@@ -190,38 +190,44 @@ TEST(CliPerplexity, BothValuesAreFinite) {
   // The streamed value does not depend on how the text is cut into forward calls.
   const json other = perplexity_json(tmp.path() / "story.txt", "--ctx 64 --chunk 7");
   EXPECT_NEAR(other["streamed"]["perplexity"].get<double>(), out["streamed"]["perplexity"].get<double>(), 1e-3);
-  const CliResult plain = run_cli("perplexity -m " + q(stories()) + " -f " + q(tmp.path() / "story.txt"));
+  const CliResult plain = run_cli("perplexity -m " + q(stories()) + " -f " + q(tmp.path() / "story.txt") + " -c 64");
   EXPECT_EQ(plain.exit_code, 0) << describe(plain);
   EXPECT_NE(plain.out.find("windowed PPL = "), std::string::npos) << plain.out;
   EXPECT_NE(plain.out.find("streamed PPL = "), std::string::npos) << plain.out;
 }
 
-// With a window larger than the text, the windowed value is one window over the whole text:
-// BOS, then the second half scored. Computed here directly from the model's logits.
-TEST(CliPerplexity, OneWindowMatchesADirectComputation) {
+// Two windows of half the text each: each read from a fresh state with BOS first, its second
+// half scored. Computed here directly from the model's logits.
+TEST(CliPerplexity, TwoWindowsMatchADirectComputation) {
   TempDir tmp;
   write_file(tmp.path() / "story.txt", kStory);
-  const json out = perplexity_json(tmp.path() / "story.txt", "--ctx 4096");
-  ASSERT_FALSE(out.is_null());
-
   const Tokenizer tokenizer = Tokenizer::load_folder(stories());
   const Model model = Model::load(stories());
   const std::vector<TokenId> ids = tokenizer.encode(kStory, true);
   ASSERT_EQ(ids[0], tokenizer.bos_id());
+  const std::size_t context = ids.size() / 2;
+  const json out = perplexity_json(tmp.path() / "story.txt", "--ctx " + std::to_string(context));
+  ASSERT_FALSE(out.is_null());
   ASSERT_EQ(out["tokens"], ids.size());
-  State state = model.new_state();
-  const std::vector<float> logits = model.forward(ids, state, Mode::Recurrent, LogitsWanted::All);
-  const std::size_t vocab = logits.size() / ids.size();
+
   double nll = 0;
   std::size_t scored = 0;
-  for (std::size_t i = ids.size() / 2; i + 1 < ids.size(); ++i, ++scored) {
-    const float* row = logits.data() + i * vocab;
-    double max = row[0], sum = 0;
-    for (std::size_t v = 0; v < vocab; ++v) max = std::max(max, static_cast<double>(row[v]));
-    for (std::size_t v = 0; v < vocab; ++v) sum += std::exp(row[v] - max);
-    nll += max + std::log(sum) - row[ids[i + 1]];
+  for (std::size_t w = 0; w < 2; ++w) {
+    std::vector<TokenId> window(ids.begin() + static_cast<std::ptrdiff_t>(w * context),
+                                ids.begin() + static_cast<std::ptrdiff_t>((w + 1) * context));
+    window[0] = tokenizer.bos_id();
+    State state = model.new_state();
+    const std::vector<float> logits = model.forward(window, state, Mode::Recurrent, LogitsWanted::All);
+    const std::size_t vocab = logits.size() / window.size();
+    for (std::size_t i = context / 2; i + 1 < context; ++i, ++scored) {
+      const float* row = logits.data() + i * vocab;
+      double max = row[0], sum = 0;
+      for (std::size_t v = 0; v < vocab; ++v) max = std::max(max, static_cast<double>(row[v]));
+      for (std::size_t v = 0; v < vocab; ++v) sum += std::exp(row[v] - max);
+      nll += max + std::log(sum) - row[window[i + 1]];
+    }
   }
-  EXPECT_EQ(out["windowed"]["windows"], 1);
+  EXPECT_EQ(out["windowed"]["windows"], 2);
   EXPECT_EQ(out["windowed"]["scored_tokens"], scored);
   EXPECT_NEAR(out["windowed"]["perplexity"].get<double>(), std::exp(nll / static_cast<double>(scored)), 1e-3);
 }
@@ -229,9 +235,12 @@ TEST(CliPerplexity, OneWindowMatchesADirectComputation) {
 TEST(CliPerplexity, BadInputIsAnError) {
   TempDir tmp;
   expect_error(run_cli("perplexity -m " + q(stories()) + " -f " + q(tmp.path() / "missing.txt")), "missing.txt");
-  write_file(tmp.path() / "tiny.txt", "a");  // BOS and one token: no second half to score
-  expect_error(run_cli("perplexity -m " + q(stories()) + " -f " + q(tmp.path() / "tiny.txt")), "too few");
+  // Shorter than two windows: refused as llama.cpp refuses it, naming the tokens needed.
+  write_file(tmp.path() / "tiny.txt", "a");
+  expect_error(run_cli("perplexity -m " + q(stories()) + " -f " + q(tmp.path() / "tiny.txt")), "at least 1024 tokens");
   write_file(tmp.path() / "story.txt", kStory);
+  expect_error(run_cli("perplexity -m " + q(stories()) + " -f " + q(tmp.path() / "story.txt") + " -c 64"),
+               "at least 128 tokens");
   expect_error(run_cli("perplexity -m " + q(stories()) + " -f " + q(tmp.path() / "story.txt") + " --ctx 1"), "--ctx");
 }
 

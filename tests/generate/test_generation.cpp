@@ -101,6 +101,18 @@ TEST(Generation, StopsAfterTheStopId) {
   EXPECT_EQ(r.tokens, std::vector<TokenId>(free_run.tokens.begin(), free_run.tokens.begin() + 3));
 }
 
+// A caller's own stop (supra generate --stop): on_token returns false after the third token.
+TEST(Generation, StopsWhenTheCallbackSaysSo) {
+  const Model model = Model::load(stories());
+  const auto free_run = generate(model, {1}, greedy(10, Mode::Hybrid));
+  int seen = 0;
+  const auto r = generate(model, {1}, greedy(10, Mode::Hybrid), [&](TokenId) { return ++seen < 3; });
+  EXPECT_TRUE(r.stopped_by_caller);
+  EXPECT_FALSE(r.stopped_at_eos);
+  EXPECT_EQ(seen, 3);
+  EXPECT_EQ(r.tokens, std::vector<TokenId>(free_run.tokens.begin(), free_run.tokens.begin() + 3));
+}
+
 TEST(Generation, SeededSamplingIsReproducible) {
   const Model model = Model::load(stories());
   GenerationOptions o;

@@ -159,6 +159,45 @@ TEST(TopP, RemovedTokensCountAsZeroProbability) {
   EXPECT_EQ(unchanged, scores);
 }
 
+// min-p 0.25 over probabilities 0.5, 0.2, 0.13, 0.1, 0.07: the bar is 0.25 * 0.5 = 0.125, so
+// 0.13 stays and 0.1, 0.07 go.
+TEST(MinP, DropsTokensBelowPTimesTheMostLikely) {
+  std::vector<float> scores = logits_of({0.5, 0.2, 0.13, 0.1, 0.07});
+  apply_min_p(scores, 0.25f);
+  EXPECT_EQ(kept(scores), (std::vector<bool>{true, true, true, false, false}));
+  // Relative to the top token, so unnormalised scores give the same cut.
+  std::vector<float> shifted = logits_of({0.5, 0.2, 0.13, 0.1, 0.07});
+  for (float& s : shifted) s += 7.0f;
+  apply_min_p(shifted, 0.25f);
+  EXPECT_EQ(kept(shifted), kept(scores));
+}
+
+TEST(MinP, ZeroChangesNothingOneKeepsOnlyTheTopAndNaNGoes) {
+  const std::vector<float> original{1.0f, 2.0f, -kInf, 0.5f};
+  std::vector<float> scores = original;
+  apply_min_p(scores, 0.0f);
+  EXPECT_EQ(scores, original);
+  std::vector<float> ties{2.0f, 1.0f, 2.0f, kNaN};
+  apply_min_p(ties, 1.0f);
+  EXPECT_EQ(kept(ties), (std::vector<bool>{true, false, true, false}));
+  EXPECT_THROW(apply_min_p(scores, 1.5f), Error);
+}
+
+// After temperature, as llama.cpp and HF apply it: at T = 2 the ratio 0.2 / 0.5 = 0.4 becomes
+// sqrt(0.4) = 0.63, which survives min-p 0.5; at T = 1 it does not.
+TEST(Sampler, MinPIsAppliedAfterTemperature) {
+  const std::vector<float> logits = logits_of({0.5, 0.2, 0.3});
+  SamplingParams p = plain_sampling(9);
+  p.min_p = 0.5f;
+  Sampler cold(p);
+  const std::vector<double> at_one = frequencies(cold, logits, 4000);
+  EXPECT_EQ(at_one[1], 0.0);
+  EXPECT_GT(at_one[2], 0.0);  // 0.3 / 0.5 = 0.6 stays
+  p.temperature = 2.0f;
+  Sampler warm(p);
+  EXPECT_GT(frequencies(warm, logits, 4000)[1], 0.0);
+}
+
 TEST(Argmax, FirstMaximumAndNaNAsSmallest) {
   EXPECT_EQ(argmax(std::vector<float>{1.0f, 3.0f, 3.0f, 2.0f}), 1);
   EXPECT_EQ(argmax(std::vector<float>{kNaN, 1.0f, 3.0f, kNaN, 3.0f}), 2);
@@ -194,6 +233,12 @@ TEST(Validate, NamesTheOffendingFlag) {
     p.repetition_penalty = v;
     expect_rejected(p, "--repetition-penalty");
   }
+  for (float v : {-0.1f, 1.5f, kNaN}) {
+    SamplingParams p;
+    p.min_p = v;
+    expect_rejected(p, "--min-p");
+  }
+
   SamplingParams bad = good;
   bad.top_p = 2.0f;
   EXPECT_THROW(Sampler{bad}, Error);  // the constructor validates too

@@ -61,7 +61,8 @@ void print_table(const bench::Result& r, double setup_s) {
   std::printf("shape                  %s\n", r.shape.c_str());
   std::printf("weights                %s, %.3f GB read per decoded token\n", r.dtype.c_str(),
               double(r.weight_bytes_per_token) / 1e9);
-  std::printf("threads                %d (SIMD target %s)\n", r.threads, r.simd_target.c_str());
+  std::printf("threads                %d (SIMD target %s, OpenMP waits %s)\n", r.threads, r.simd_target.c_str(),
+              r.openmp_waits.c_str());
   std::printf("setup                  %.1f s\n", setup_s);
   std::printf("read bandwidth         %.1f GB/s (streaming read, same run)\n", r.read_bandwidth_gb_s);
   std::printf("prefill %-6lld tokens  %.2f tok/s (%s)\n", static_cast<long long>(r.prefill_tokens), r.prefill_tok_s,
@@ -81,6 +82,7 @@ void print_json(const bench::Result& r, double setup_s) {
                             {"dtype", r.dtype},
                             {"threads", r.threads},
                             {"simd_target", r.simd_target},
+                            {"openmp_waits", r.openmp_waits},
                             {"setup_s", setup_s},
                             {"prefill_tokens", r.prefill_tokens},
                             {"prefill_tok_s", r.prefill_tok_s},
@@ -96,6 +98,7 @@ void print_json(const bench::Result& r, double setup_s) {
 }
 
 void run(Flags& f) {
+  apply_threads(f.options.threads);
   if (f.model.empty() == f.synthetic.empty()) throw Error("give exactly one of -m/--model and --synthetic");
   if (!f.model.empty() && f.dtype_given) throw Error("--dtype applies to --synthetic models only");
   f.options.depths = parse_depths(f.depths);
@@ -111,7 +114,7 @@ void run(Flags& f) {
     r.dtype = f.dtype;
     f.json ? print_json(r, setup_s) : print_table(r, setup_s);
   } else {
-    const ModelConfig config = ModelConfig::load_folder(f.model);
+    const ModelConfig config = ModelConfig::load_folder(model_folder(f.model));
     const Checkpoint checkpoint = Checkpoint::open_folder(f.model);
     const Weights weights = bind_for_inference(checkpoint, config);
     const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -135,7 +138,7 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--depths", flags->depths, "context depths to decode at (default 0,1024,4096,16384)");
   cmd->add_option("--prefill-tokens", flags->options.prefill_tokens, "tokens of the timed prefill (default 512)");
   cmd->add_option("--decode-tokens", flags->options.decode_tokens, "timed decode steps per depth (default 16)");
-  cmd->add_option("--threads", flags->options.threads, "threads (default: OpenMP's, i.e. the cores)");
+  add_threads_option(*cmd, flags->options.threads);
   cmd->add_flag("--json", flags->json, "print one JSON object instead of a table");
   cmd->callback([flags] { run(*flags); });
 }

@@ -29,6 +29,7 @@ struct EvalFlags {
   std::vector<std::string> doc_ids;
   std::string output;
   std::string log_samples;
+  int threads = 0;
 };
 
 // Task names are checked here, before the model loads; an unknown MMLU subject is reported by
@@ -77,6 +78,7 @@ eval::RunOptions run_options(const EvalFlags& f) {
 }
 
 void run(const EvalFlags& f) {
+  apply_threads(f.threads);
   const eval::RunOptions options = run_options(f);  // every flag checked before the model loads
   check_output_folder("--output", f.output);
   check_output_folder("--log-samples", f.log_samples);
@@ -118,6 +120,7 @@ void add_eval(CLI::App& app) {
                   "tasks not named are evaluated in full, as lm-eval --samples does");
   cmd->add_option("-o,--output", flags->output, "write lm-eval's results JSON here");
   cmd->add_option("--log-samples", flags->log_samples, "write one JSON line per document here");
+  add_threads_option(*cmd, flags->threads);
   cmd->callback([flags] { run(*flags); });
 }
 

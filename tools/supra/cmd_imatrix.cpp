@@ -18,9 +18,11 @@ struct ImatrixFlags {
   std::string out = "imatrix.gguf";
   int context = 512;
   std::int64_t chunks = 0;
+  int threads = 0;
 };
 
 void run(const ImatrixFlags& f) {
+  apply_threads(f.threads);
   if (f.context < 2) throw Error("--ctx must be at least 2 tokens, got " + std::to_string(f.context));
   if (f.chunks < 0) throw Error("--chunks must not be negative");
   const std::string text = read_text_file("-f", f.file);
@@ -52,8 +54,9 @@ void add_imatrix(CLI::App& app) {
   add_model_option(*cmd, flags->model);
   cmd->add_option("-f,--file", flags->file, "calibration text file")->required();
   cmd->add_option("-o,--out", flags->out, "output file (GGUF, written atomically; default imatrix.gguf)");
-  cmd->add_option("--ctx", flags->context, "tokens per window (default 512)");
+  cmd->add_option("-c,--ctx,--ctx-size", flags->context, "tokens per window (default 512)");
   cmd->add_option("--chunks", flags->chunks, "read at most this many windows (default: the whole text)");
+  add_threads_option(*cmd, flags->threads);
   cmd->callback([flags] { run(*flags); });
 }
 

@@ -1,6 +1,4 @@
 // supra logits: float32 logits [T, V] of a token sequence, written as a NumPy .npy file.
-#include <charconv>
-
 #include "commands.h"
 #include "io/npy.h"
 #include "supra/error.h"
@@ -12,31 +10,28 @@ namespace {
 struct LogitsFlags {
   std::string model;
   std::string ids;
+  PromptFlags prompt;
   std::string mode = "parallel";
   std::string output;
+  int threads = 0;
 };
 
-std::vector<TokenId> parse_ids(const std::string& text) {
-  std::vector<TokenId> ids;
-  std::size_t at = 0;
-  while (at <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', at), text.size());
-    const std::string item = text.substr(at, comma - at);
-    TokenId id = 0;
-    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), id);
-    if (item.empty() || ec != std::errc() || end != item.data() + item.size())
-      throw Error("--ids must be comma-separated integers, got \"" + item + "\"");
-    ids.push_back(id);
-    at = comma + 1;
-  }
-  return ids;
-}
-
 void run(const LogitsFlags& f) {
+  apply_threads(f.threads);
+  const bool text = f.prompt.text_given || !f.prompt.file.empty();
+  if (text == !f.ids.empty()) throw Error("give exactly one of --ids and -p/--prompt (or -f/--file)");
   const auto mode = parse_mode(f.mode);
   if (!mode) throw Error("--mode must be recurrent, parallel or hybrid, got \"" + f.mode + "\"");
-  const std::vector<TokenId> ids = parse_ids(f.ids);
-  const Model model = Model::load(model_folder(f.model));
+  const auto folder = model_folder(f.model);
+  std::vector<TokenId> ids;
+  if (text) {
+    // Tokenized as `supra tokenize` prints it: BOS first when the tokenizer adds one.
+    ids = Tokenizer::load_folder(folder).encode(prompt_text(f.prompt), true);
+    if (ids.empty()) throw Error("-p/--prompt: the text gives no tokens");
+  } else {
+    ids = parse_ids("--ids", f.ids);
+  }
+  const Model model = Model::load(folder);
   State state = model.new_state();
   const std::vector<float> logits = model.forward(ids, state, *mode, LogitsWanted::All);
   write_npy_f32(f.output, {static_cast<std::int64_t>(ids.size()), model.config().vocab_size}, logits.data());
@@ -48,9 +43,11 @@ void add_logits(CLI::App& app) {
   auto flags = std::make_shared<LogitsFlags>();
   CLI::App* cmd = app.add_subcommand("logits", "write the logits of a token sequence as float32 .npy [T, V]");
   add_model_option(*cmd, flags->model);
-  cmd->add_option("--ids", flags->ids, "token ids, comma-separated (e.g. 1,5,9)")->required();
+  cmd->add_option("--ids", flags->ids, "token ids, comma-separated (e.g. 1,5,9)");
+  add_prompt_options(*cmd, flags->prompt, "text instead of --ids, tokenized as supra tokenize does (BOS first)");
   cmd->add_option("--mode", flags->mode, "parallel (default) | recurrent | hybrid");
   cmd->add_option("-o,--output", flags->output, "output .npy file")->required();
+  add_threads_option(*cmd, flags->threads);
   cmd->callback([flags] { run(*flags); });
 }
 

@@ -25,6 +25,7 @@ struct PerplexityFlags {
   std::vector<std::string> shards;
   std::int64_t seq_len = 2048;
   std::int64_t max_sequences = 0;
+  int threads = 0;
 };
 
 void print_text(const eval::WindowedPerplexity& windowed, const eval::StreamedPerplexity& streamed,
@@ -94,6 +95,7 @@ void run_shards(const PerplexityFlags& f) {
 }
 
 void run(const PerplexityFlags& f) {
+  apply_threads(f.threads);
   if (f.file.empty() == f.shards.empty()) throw Error("give either -f/--file or --shard");
   if (!f.shards.empty()) return run_shards(f);
   if (f.context < 3) throw Error("--ctx must be at least 3 tokens, got " + std::to_string(f.context));
@@ -103,6 +105,12 @@ void run(const PerplexityFlags& f) {
   const Model model = Model::load(folder);
   const Tokenizer tokenizer = Tokenizer::load_folder(folder);
   const std::vector<TokenId> tokens = eval::perplexity_tokens(tokenizer, text);
+  // llama.cpp's rule (and message): its windowed value needs two windows of text at least.
+  const std::size_t needed = 2 * static_cast<std::size_t>(f.context);
+  if (tokens.size() < needed)
+    throw Error("-f " + f.file + ": " + std::to_string(tokens.size()) + " tokens; you need at least " +
+                std::to_string(needed) + " tokens to evaluate perplexity with a context of " +
+                std::to_string(f.context) + " (give a longer text or a smaller -c/--ctx)");
   const TokenId bos = tokenizer.add_bos() ? tokenizer.bos_id() : -1;
   const eval::WindowedPerplexity windowed = eval::windowed_perplexity(model, tokens, f.context, bos);
   const eval::StreamedPerplexity streamed = eval::streamed_perplexity(model, tokens, f.chunk);
@@ -119,7 +127,7 @@ void add_perplexity(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("perplexity", "token perplexity of a text file (windowed and streamed)");
   add_model_option(*cmd, flags->model);
   cmd->add_option("-f,--file", flags->file, "text file");
-  cmd->add_option("--ctx", flags->context, "tokens per window of the llama.cpp-style value (default 512)");
+  cmd->add_option("-c,--ctx,--ctx-size", flags->context, "tokens per window of the llama.cpp-style value (default 512)");
   cmd->add_option("--chunk", flags->chunk, "tokens per forward call of the streamed value (default 512)");
   cmd->add_option("--shard", flags->shards,
                   "token shards (supra tokenize-data) instead of -f: mean cross-entropy of their packed sequences, "
@@ -128,6 +136,7 @@ void add_perplexity(CLI::App& app) {
   cmd->add_option("--seq-len", flags->seq_len, "with --shard: tokens per sequence (default 2048)");
   cmd->add_option("--max-sequences", flags->max_sequences, "with --shard: score the first N sequences (default all)");
   cmd->add_flag("--json", flags->json, "print the results as JSON");
+  add_threads_option(*cmd, flags->threads);
   cmd->callback([flags] { run(*flags); });
 }
 

@@ -18,9 +18,11 @@ struct QuantizeFlags {
   std::string out;
   std::string type;
   std::string imatrix;
+  int threads = 0;
 };
 
 void run(const QuantizeFlags& f) {
+  apply_threads(f.threads);
   if (!f.model.empty() && !f.synthetic.empty()) throw Error("give -m/--model or --synthetic, not both");
   const DType type = weight_type("--type", f.type);
   if (!f.imatrix.empty() && !f.synthetic.empty()) throw Error("--imatrix applies to -m/--model, not --synthetic");
@@ -49,6 +51,7 @@ void add_quantize(CLI::App& app) {
   cmd->add_option("--imatrix", flags->imatrix,
                   "importance matrix (GGUF, from supra imatrix or llama-imatrix): with --type q4, fit each Q4_0 block's "
                   "scale weighted by how large its input columns run");
+  add_threads_option(*cmd, flags->threads);
   cmd->callback([flags] { run(*flags); });
 }
 

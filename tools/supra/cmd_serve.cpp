@@ -17,9 +17,12 @@ struct ServeFlags {
   std::string model;
   serve::ServerOptions options;
   std::size_t state_cache_mb = 64;
+  int threads = 0;
 };
 
 void run(ServeFlags& f) {
+  apply_threads(f.threads);
+  f.options.threads = f.threads;  // the scheduler thread runs the model; it sets its own count
   f.options.state_cache_bytes = f.state_cache_mb << 20;
   // Signals are taken by one waiting thread (not a handler), which may then call stop()
   // safely; every other thread, including httplib's pool, inherits the blocked mask.
@@ -61,6 +64,10 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--parallel", o.parallel, "sequences decoded together (default 4)")->check(CLI::Range(1, 256));
   cmd->add_option("--queue", o.queue_capacity, "requests waiting beyond --parallel before 503 (default 64)")
       ->check(CLI::Range(1, 4096));
+  // At most 1000: httplib answers 500 to a socket numbered past select()'s FD_SETSIZE (1024).
+  cmd->add_option("--max-connections", o.connections.max_connections,
+                  "HTTP connections served at once; more get 503 at once (default 256, at most 1000)")
+      ->check(CLI::Range(1, 1000));
   cmd->add_option("--state-cache-mb", flags->state_cache_mb,
                   "memory for cached prefix states, and again for named states (default 64)")
       ->check(CLI::Range(0, 1 << 20));
@@ -69,6 +76,7 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--max-tokens", o.max_tokens, "largest max_tokens accepted (default 4096)")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--chat-template", o.chat_template,
                   "template of /v1/chat/completions: " + serve::chat_template_names() + " (default mistral)");
+  add_threads_option(*cmd, flags->threads);
   cmd->callback([flags] { run(*flags); });
 }
 

@@ -81,7 +81,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--eval-batches", o.eval_batches, "validation batches of --batch-size sequences")->capture_default_str();
   cmd->add_option("--checkpoint-every", o.checkpoint_every, "steps between checkpoints (0: none)")->capture_default_str();
   cmd->add_flag("--resume", o.resume, "continue the run in --out from its latest checkpoint");
-  cmd->add_option("--threads", o.threads, "threads per process (0: all cores)")->capture_default_str();
+  cmd->add_option("-t,--threads", o.threads, "threads per process (0: all cores)")->capture_default_str();
   cmd->add_flag("--no-progress", f->no_progress, "no progress bar on stderr");
   cmd->callback([f] { run(*f); });
 }

@@ -4,8 +4,11 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <string>
+#include <vector>
 
+#include "supra/config.h"
 #include "supra/tensor.h"
+#include "supra/tokenizer.h"
 
 namespace supra::cli {
 
@@ -22,6 +25,8 @@ void add_linearize(CLI::App& app);
 void add_tokenize_data(CLI::App& app);
 void add_train(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_detokenize(CLI::App& app);
+void add_chat(CLI::App& app);
 
 // The model folder to use: -m when given, else the model shipped with supra.
 std::filesystem::path model_folder(const std::string& flag_value);
@@ -29,10 +34,44 @@ std::filesystem::path model_folder(const std::string& flag_value);
 // The weight type named by a --type/--dtype value: f32, bf16, f16, q8 (Q8_0) or q4 (Q4_0).
 DType weight_type(const std::string& flag, const std::string& value);
 
-// The whole of a text file named by `flag`; throws supra::Error naming the flag when unreadable.
+// The whole of a text file named by `flag` ("-" = standard input); throws supra::Error naming
+// the flag when unreadable.
 std::string read_text_file(const std::string& flag, const std::string& path);
 
-// Adds the -m/--model option to a subcommand.
+// Adds the -m/--model option to a subcommand. A folder given there that does not exist is an
+// error naming it (checked by model_folder()).
 void add_model_option(CLI::App& cmd, std::string& target);
+
+// -t/--threads (llama.cpp's name) for a compute subcommand: 0 or unset = OpenMP's default (the
+// cores), negative = a flag error. apply_threads() sets the count before any model work.
+void add_threads_option(CLI::App& cmd, int& target);
+void apply_threads(int threads);
+
+// The text of a prompt given as -p TEXT or -f FILE ("-" = standard input), at most one of
+// them; "" when neither was given.
+struct PromptFlags {
+  std::string text;
+  std::string file;
+  bool text_given = false;
+};
+void add_prompt_options(CLI::App& cmd, PromptFlags& target, const std::string& what);
+std::string prompt_text(const PromptFlags& flags);
+
+// Token ids separated by commas and/or spaces ("1,5,9" or the output of `supra tokenize`);
+// throws supra::Error naming `flag` otherwise.
+std::vector<TokenId> parse_ids(const std::string& flag, const std::string& text);
+
+// A softmax model reads positions past max_position_embeddings badly (its rotary angles and
+// attention were never trained there): one warning on stderr the first time a sequence gets
+// longer. SUPRA models have no such limit and never warn.
+class ContextWarning {
+ public:
+  explicit ContextWarning(const ModelConfig& config);
+  void check(std::size_t sequence_length);
+
+ private:
+  std::size_t limit_;  // 0 = none
+  bool warned_ = false;
+};
 
 }  // namespace supra::cli

@@ -2,16 +2,22 @@
 #include <cstdio>
 #include <exception>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "commands.h"
+#include "wait_policy.h"
 #include "supra/error.h"
 
 namespace supra::cli {
 
 std::filesystem::path model_folder(const std::string& flag_value) {
-  if (!flag_value.empty()) return flag_value;
-  return SUPRA_DEFAULT_MODEL_DIR;  // the model in the repository's models/ folder
+  if (flag_value.empty()) return SUPRA_DEFAULT_MODEL_DIR;  // the model in the repository's models/ folder
+  // Said here, before the first file of the folder is looked for ("config.json not found").
+  std::error_code ec;
+  if (!std::filesystem::exists(flag_value, ec)) throw Error("-m: the folder " + flag_value + " does not exist");
+  if (!std::filesystem::is_directory(flag_value, ec)) throw Error("-m: " + flag_value + " is not a folder");
+  return flag_value;
 }
 
 DType weight_type(const std::string& flag, const std::string& value) {
@@ -24,6 +30,12 @@ DType weight_type(const std::string& flag, const std::string& value) {
 }
 
 std::string read_text_file(const std::string& flag, const std::string& path) {
+  if (path == "-") {
+    std::ostringstream text;
+    text << std::cin.rdbuf();
+    if (std::cin.bad()) throw Error(flag + ": cannot read standard input");
+    return text.str();
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(flag + ": cannot open " + path);
   std::ostringstream text;
@@ -40,13 +52,17 @@ void add_model_option(CLI::App& cmd, std::string& target) {
 }  // namespace supra::cli
 
 int main(int argc, char** argv) {
+  supra::cli::use_passive_openmp_waits(argv);
   CLI::App app{"supra: an engine for SUPRA linear-attention language models and their softmax teachers"};
   // At most one subcommand; "none" is reported below, so that an unknown word is named by
   // CLI11 ("The following argument was not expected: ...") instead of "A subcommand is required".
   app.require_subcommand(0, 1);
+  app.set_version_flag("--version", "supra " SUPRA_VERSION);
   supra::cli::add_generate(app);
   supra::cli::add_logits(app);
   supra::cli::add_tokenize(app);
+  supra::cli::add_detokenize(app);
+  supra::cli::add_chat(app);
   supra::cli::add_info(app);
   supra::cli::add_serve(app);
   supra::cli::add_eval(app);
@@ -60,11 +76,18 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
-      std::fprintf(stderr, "error: no command given (generate, logits, tokenize, info, eval, perplexity, quantize, imatrix, serve, bench, linearize, tokenize-data or train); see --help\n");
+      std::fprintf(stderr, "error: no command given (generate, chat, logits, tokenize, detokenize, info, eval, perplexity, quantize, imatrix, serve, bench, linearize, tokenize-data or train); see --help\n");
       return 1;
     }
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version print their text and succeed; every flag mistake (a bad number, an
+    // unknown or missing flag) is one "error: " line and exit status 1, like any other error.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    std::string message = e.what();
+    for (char& c : message)
+      if (c == '\n') c = ' ';
+    std::fprintf(stderr, "error: %s (see --help)\n", message.c_str());
+    return 1;
   } catch (const supra::Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "error: %s\n", e.what());
