@@ -35,7 +35,13 @@ before(async () => {
     });
     server.on('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
   });
-  client = new OpenAI({ apiKey: 'node-key', baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0, timeout: 20000 });
+  // Node's own fetch, not the node-fetch 2.7 the openai package falls back to: on Debian 12's
+  // Node 18.20.4 node-fetch reports every chunked (streamed) response as "Premature close"
+  // after receiving all of it, against this server before and after its connection layer
+  // changed (a fresh socket, one streamed request, the server closing nothing; Node 20 is fine).
+  client = new OpenAI({
+    apiKey: 'node-key', baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0, timeout: 20000, fetch: globalThis.fetch,
+  });
 });
 
 after(() => {
