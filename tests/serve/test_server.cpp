@@ -20,6 +20,7 @@
 #include "serve/api_error.h"
 #include "serve/chat_template.h"
 #include "serve/logprobs.h"
+#include "running_server.h"
 #include "serve/server.h"
 #include "supra/error.h"
 #include "supra/generate.h"
@@ -30,27 +31,14 @@
 namespace supra::serve {
 namespace {
 
+using test::connect_to;
+using test::kModel;
+using test::RunningServer;
+
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const fs::path kModel = supra::test::data_dir().parent_path().parent_path() / "models" / "stories260K";
 const std::string kKey = "test-key";
-
-// A TCP connection to the server on 127.0.0.1, or -1.
-int connect_to(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  timeval timeout{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  return fd;
-}
 
 struct Reply {
   int status = 0;
@@ -62,19 +50,14 @@ class ServeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ServerOptions o;
-    o.port = 0;
     o.api_key = kKey;
     o.parallel = 4;
-    server_ = new Server(kModel, o);
-    port_ = server_->bind();
-    thread_ = new std::thread([] { server_->listen(); });
+    server_ = new RunningServer(o);
+    port_ = server_->port();
     model_ = new Model(Model::load(kModel));
     tokenizer_ = new Tokenizer(Tokenizer::load_folder(kModel));
   }
   static void TearDownTestSuite() {
-    server_->stop();
-    thread_->join();
-    delete thread_;
     delete server_;
     delete model_;
     delete tokenizer_;
@@ -139,15 +122,13 @@ class ServeTest : public ::testing::Test {
     return r.status == 200 ? r.j()["choices"][0]["text"].get<std::string>() : "";
   }
 
-  static Server* server_;
-  static std::thread* thread_;
+  static RunningServer* server_;
   static int port_;
   static Model* model_;
   static Tokenizer* tokenizer_;
 };
 
-Server* ServeTest::server_ = nullptr;
-std::thread* ServeTest::thread_ = nullptr;
+RunningServer* ServeTest::server_ = nullptr;
 int ServeTest::port_ = 0;
 Model* ServeTest::model_ = nullptr;
 Tokenizer* ServeTest::tokenizer_ = nullptr;
@@ -496,19 +477,14 @@ class OneSlotTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ServerOptions o;
-    o.port = 0;
     o.parallel = 1;
     o.queue_capacity = 1;
     o.max_tokens = 1 << 24;
     o.chat_template = "chatml";
-    server_ = new Server(kModel, o);
-    port_ = server_->bind();
-    thread_ = new std::thread([] { server_->listen(); });
+    server_ = new RunningServer(o);
+    port_ = server_->port();
   }
   static void TearDownTestSuite() {
-    server_->stop();
-    thread_->join();
-    delete thread_;
     delete server_;
   }
   // Every test leaves the server idle.
@@ -564,13 +540,11 @@ class OneSlotTest : public ::testing::Test {
     return fd;
   }
 
-  static Server* server_;
-  static std::thread* thread_;
+  static RunningServer* server_;
   static int port_;
 };
 
-Server* OneSlotTest::server_ = nullptr;
-std::thread* OneSlotTest::thread_ = nullptr;
+RunningServer* OneSlotTest::server_ = nullptr;
 int OneSlotTest::port_ = 0;
 
 TEST_F(OneSlotTest, ChatUsesTheConfiguredTemplate) {

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "running_server.h"
 #include "serve/server.h"
 #include "supra/error.h"
 #include "test_support.h"
@@ -26,26 +27,15 @@
 namespace supra::serve {
 namespace {
 
+using test::connect_to;
+using test::kModel;
+using test::RunningServer;
+
 using namespace std::chrono_literals;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const fs::path kModel = supra::test::data_dir().parent_path().parent_path() / "models" / "stories260K";
 constexpr std::size_t kMaxConnections = 160;
-
-// A TCP connection to 127.0.0.1:port, or -1.
-int connect_to(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 bool send_all(int fd, const std::string& bytes) {
   return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
@@ -88,21 +78,16 @@ class HostileClientTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ServerOptions o;
-    o.port = 0;
     o.max_state_import_bytes = 4u << 20;  // small enough to overflow in a test
     o.max_concurrent_imports = 1;
     o.connections.max_connections = kMaxConnections;
     o.connections.idle_timeout = 4s;
     o.connections.header_timeout = 2s;
     o.connections.body_grace = 2s;
-    server_ = new Server(kModel, o);
-    port_ = server_->bind();
-    thread_ = new std::thread([] { server_->listen(); });
+    server_ = new RunningServer(o);
+    port_ = server_->port();
   }
   static void TearDownTestSuite() {
-    server_->stop();
-    thread_->join();
-    delete thread_;
     delete server_;
   }
   void SetUp() override { ASSERT_TRUE(wait_for_idle()); }
@@ -128,13 +113,11 @@ class HostileClientTest : public ::testing::Test {
     return false;
   }
 
-  static Server* server_;
-  static std::thread* thread_;
+  static RunningServer* server_;
   static int port_;
 };
 
-Server* HostileClientTest::server_ = nullptr;
-std::thread* HostileClientTest::thread_ = nullptr;
+RunningServer* HostileClientTest::server_ = nullptr;
 int HostileClientTest::port_ = 0;
 
 TEST_F(HostileClientTest, SlowHeadersAreCutOff) {

@@ -1,0 +1,64 @@
+// What the in-process server tests share: the shipped model, a Server listening on a port of
+// 127.0.0.1 the kernel picks, on a thread of its own, and raw TCP connections to it.
+#pragma once
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <thread>
+
+#include "serve/server.h"
+#include "test_support.h"
+
+namespace supra::serve::test {
+
+inline const std::filesystem::path kModel =
+    supra::test::data_dir().parent_path().parent_path() / "models" / "stories260K";
+
+// A server with `options` (its port replaced by 0: any free one) serving on its own thread until
+// destroyed. Test suites hold one from SetUpTestSuite to TearDownTestSuite.
+class RunningServer {
+ public:
+  explicit RunningServer(ServerOptions options) : server_(kModel, any_port(std::move(options))) {
+    port_ = server_.bind();
+    thread_ = std::thread([this] { server_.listen(); });
+  }
+  ~RunningServer() {
+    server_.stop();
+    thread_.join();
+  }
+  RunningServer(const RunningServer&) = delete;
+  RunningServer& operator=(const RunningServer&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  static ServerOptions any_port(ServerOptions o) {
+    o.port = 0;
+    return o;
+  }
+  Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// A TCP connection to 127.0.0.1:port whose reads give up after 5 s, or -1.
+inline int connect_to(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval timeout{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  return fd;
+}
+
+}  // namespace supra::serve::test
