@@ -15,11 +15,6 @@ namespace supra {
 
 namespace {
 
-[[noreturn]] void fail(const std::filesystem::path& path, const char* what, int err) {
-  throw Error("cannot " + std::string(what) + " " + path.string() + ": " +
-              std::system_category().message(err));
-}
-
 const char* file_kind(mode_t mode) {
   if (S_ISFIFO(mode)) return "a FIFO";
   if (S_ISDIR(mode)) return "a directory";
@@ -34,39 +29,38 @@ void check_mode(const std::filesystem::path& path, mode_t mode) {
     throw Error(path.string() + ": not a regular file (" + file_kind(mode) + "); refusing to read it");
 }
 
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
+
+void throw_file_error(const std::filesystem::path& path, const char* what, int err) {
+  throw Error("cannot " + std::string(what) + " " + path.string() + ": " + std::system_category().message(err));
+}
+
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 void require_regular_file(const std::filesystem::path& path) {
   struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) fail(path, "open", errno);
+  if (::stat(path.c_str(), &info) != 0) throw_file_error(path, "open", errno);
   check_mode(path, info.st_mode);
 }
 
-int open_regular_file(const std::filesystem::path& path) {
+FileDescriptor open_regular_file(const std::filesystem::path& path) {
   require_regular_file(path);  // the common case gets its message before any open
   // O_NONBLOCK: should the path have become a FIFO since the check, open() still returns at
   // once, and fstat below refuses it. Reads of a regular file ignore the flag.
-  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
-  if (file.fd < 0) fail(path, "open", errno);
+  FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (file.get() < 0) throw_file_error(path, "open", errno);
   struct stat info {};
-  if (::fstat(file.fd, &info) != 0) fail(path, "stat", errno);
+  if (::fstat(file.get(), &info) != 0) throw_file_error(path, "stat", errno);
   check_mode(path, info.st_mode);
-  const int fd = file.fd;
-  file.fd = -1;
-  return fd;
+  return file;
 }
 
 std::string read_small_file(const std::filesystem::path& path, std::size_t max_bytes) {
-  Fd file{open_regular_file(path)};
+  const FileDescriptor file = open_regular_file(path);
   struct stat info {};
-  if (::fstat(file.fd, &info) != 0) fail(path, "stat", errno);
+  if (::fstat(file.get(), &info) != 0) throw_file_error(path, "stat", errno);
   const auto too_big = [&] {
     throw Error(path.string() + ": larger than the " + std::to_string(max_bytes) +
                 "-byte limit for this kind of file (" + std::to_string(info.st_size) + " bytes)");
@@ -81,10 +75,10 @@ std::string read_small_file(const std::filesystem::path& path, std::size_t max_b
       if (have > max_bytes) too_big();
       bytes.resize(std::min(bytes.size() * 2, max_bytes + 1));
     }
-    const ssize_t n = ::read(file.fd, bytes.data() + have, bytes.size() - have);
+    const ssize_t n = ::read(file.get(), bytes.data() + have, bytes.size() - have);
     if (n < 0) {
       if (errno == EINTR) continue;
-      fail(path, "read", errno);
+      throw_file_error(path, "read", errno);
     }
     if (n == 0) break;
     have += static_cast<std::size_t>(n);

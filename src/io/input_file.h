@@ -14,10 +14,28 @@ namespace supra {
 // (symlinks are followed).
 void require_regular_file(const std::filesystem::path& path);
 
+// Throws supra::Error "cannot WHAT PATH: <the system's reason for errno `err`>".
+[[noreturn]] void throw_file_error(const std::filesystem::path& path, const char* what, int err);
+
+// An open file descriptor, closed when this goes out of scope.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor();
+  FileDescriptor(FileDescriptor&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(FileDescriptor&&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 // A read-only descriptor of the regular file at `path` (O_CLOEXEC), or a supra::Error as for
 // require_regular_file. The open itself cannot block, even if the file is replaced by a FIFO
-// between the check and the open. The caller closes the descriptor.
-int open_regular_file(const std::filesystem::path& path);
+// between the check and the open.
+FileDescriptor open_regular_file(const std::filesystem::path& path);
 
 // The whole regular file at `path`; a file over `max_bytes` is refused with an error naming
 // the limit, so a small parser never reads an unbounded amount.

@@ -15,29 +15,16 @@
 
 namespace supra {
 
-namespace {
-
-[[noreturn]] void fail(const std::filesystem::path& path, const char* what, int err) {
-  throw Error("cannot " + std::string(what) + " " + path.string() + ": " +
-              std::system_category().message(err));
-}
-
-// Closes the descriptor on every path out of the constructor; the mapping outlives it.
-struct Fd {
-  int fd;
-  ~Fd() { ::close(fd); }
-};
-
-}  // namespace
-
 MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
-  Fd file{open_regular_file(path)};  // refuses FIFOs and devices before they can block
+  // Refuses FIFOs and devices before they can block; closed on every way out, the mapping
+  // outlives it.
+  const FileDescriptor file = open_regular_file(path);
   struct stat info {};
-  if (::fstat(file.fd, &info) != 0) fail(path, "stat", errno);
+  if (::fstat(file.get(), &info) != 0) throw_file_error(path, "stat", errno);
   size_ = static_cast<std::size_t>(info.st_size);
   if (size_ == 0) return;  // mmap rejects a zero length; an empty span says it all
-  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, file.fd, 0);
-  if (p == MAP_FAILED) fail(path, "map", errno);
+  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, file.get(), 0);
+  if (p == MAP_FAILED) throw_file_error(path, "map", errno);
   data_ = static_cast<const std::byte*>(p);
 }
 

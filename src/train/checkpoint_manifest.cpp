@@ -83,21 +83,16 @@ std::map<std::string, FileSum> read_checksums(const fs::path& folder) {
 }  // namespace
 
 std::uint32_t file_crc32(const fs::path& path) {
-  const int fd = open_regular_file(path);
+  const FileDescriptor file = open_regular_file(path);
   std::vector<unsigned char> block(1u << 20);
   uLong crc = crc32_z(0, Z_NULL, 0);
   for (;;) {
-    const ssize_t n = ::read(fd, block.data(), block.size());
+    const ssize_t n = ::read(file.get(), block.data(), block.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw Error("cannot read " + path.string() + ": " + std::system_category().message(err));
-    }
+    if (n < 0) throw_file_error(path, "read", errno);
     if (n == 0) break;
     crc = crc32_z(crc, block.data(), static_cast<z_size_t>(n));
   }
-  ::close(fd);
   return static_cast<std::uint32_t>(crc);
 }
 
