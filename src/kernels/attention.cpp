@@ -18,15 +18,23 @@ constexpr std::int64_t kChunk = 64;
 // Query rows per tile of the softmax attention's score matrix.
 constexpr std::int64_t kSoftmaxTile = 64;
 
+// Makes v hold at least n elements, keeping its memory when it already does.
+void grow(std::vector<float>& v, std::int64_t n) {
+  if (v.size() < static_cast<std::size_t>(n)) v.resize(static_cast<std::size_t>(n));
+}
+
 }  // namespace
 
 void linear_attention_block(float* o, std::int64_t o_stride, float* S, const float* q, std::int64_t q_stride,
                             const float* k, std::int64_t k_stride, const float* v, std::int64_t v_stride,
                             std::int64_t T, std::int64_t dqk, std::int64_t dv, double log_gamma, float scale) {
   // decay[n] = γ^n for n in [0, kChunk]
-  std::vector<float> decay(kChunk + 1);
+  // Per-thread scratch, grown once: prefill chunks allocate nothing.
+  thread_local std::vector<float> decay, scores, rows;
+  grow(decay, kChunk + 1);
   for (std::int64_t n = 0; n <= kChunk; ++n) decay[n] = float(std::exp(log_gamma * double(n)));
-  std::vector<float> scores(kChunk * kChunk), rows(static_cast<std::size_t>(kChunk * dqk));
+  grow(scores, kChunk * kChunk);
+  grow(rows, kChunk * dqk);
 
   // Per block of n tokens, four GEMMs (row-major, the block's rows read in place):
   for (std::int64_t start = 0; start < T; start += kChunk) {
@@ -66,14 +74,14 @@ void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int
   // decode, that read is the cost). A tile bounds the scores at kSoftmaxTile rows however long
   // the cache, and its masked corner is at most half a tile of wasted products.
   const std::int64_t tokens_per_tile = std::max<std::int64_t>(1, kSoftmaxTile / heads);
-  std::vector<float> q_tile, p, o_tile;
+  thread_local std::vector<float> q_tile, p, o_tile;  // per-thread scratch, grown once
   for (std::int64_t t0 = 0; t0 < T; t0 += tokens_per_tile) {
     const std::int64_t m = std::min(tokens_per_tile, T - t0), rows = m * heads;
     const std::int64_t n_keys = first_pos + t0 + m;
-    q_tile.resize(static_cast<std::size_t>(rows * d));
+    grow(q_tile, rows * d);
     for (std::int64_t i = 0; i < m; ++i)
       std::copy_n(q + (t0 + i) * q_stride, heads * d, &q_tile[static_cast<std::size_t>(i * heads * d)]);
-    p.resize(static_cast<std::size_t>(rows * n_keys));
+    grow(p, rows * n_keys);
     sgemm('N', 'T', rows, n_keys, d, scale, q_tile.data(), d, keys, k_stride, 0.0f, p.data(), n_keys);
     for (std::int64_t r = 0; r < rows; ++r) {
       float* row = &p[static_cast<std::size_t>(r * n_keys)];
@@ -88,7 +96,7 @@ void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int
       for (std::int64_t j = 0; j < seen; ++j) row[j] *= inv;
       std::fill(row + seen, row + n_keys, 0.0f);
     }
-    o_tile.resize(static_cast<std::size_t>(rows * dv));
+    grow(o_tile, rows * dv);
     sgemm('N', 'N', rows, dv, n_keys, 1.0f, p.data(), n_keys, values, v_stride, 0.0f, o_tile.data(), dv);
     for (std::int64_t i = 0; i < m; ++i)
       std::copy_n(&o_tile[static_cast<std::size_t>(i * heads * dv)], heads * dv, o + (t0 + i) * o_stride);

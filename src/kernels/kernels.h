@@ -15,6 +15,12 @@ namespace supra::kernels {
 // activations and accumulation are float32.
 void matmul(float* y, const float* x, const Matrix& w, std::int64_t T);
 
+// The same product on the dot-product kernels whatever T (matmul() takes the GEMM from
+// gemm_min_tokens rows): each output row depends only on its own activation row, bit for bit,
+// not on T nor on the other rows. A batch puts its decode rows through this, so that a sequence
+// computes the same alone or batched.
+void matmul_rowwise(float* y, const float* x, const Matrix& w, std::int64_t T);
+
 // Adds bias[n] to each of the T rows of y[T, n].
 void add_bias(float* y, const float* bias, std::int64_t T, std::int64_t n);
 

@@ -27,21 +27,38 @@ void check_supported(const Matrix& w) {
 void matmul(float* y, const float* x, const Matrix& w, std::int64_t T) {
   check_supported(w);
   if (T <= 0 || w.rows <= 0) return;
-  if (T >= kGemmMinTokens) return gemm(y, x, w, T);
+  if (T >= gemm_min_tokens(w.dtype)) return gemm(y, x, w, T);
+  matmul_rowwise(y, x, w, T);
+}
+
+void matmul_rowwise(float* y, const float* x, const Matrix& w, std::int64_t T) {
+  check_supported(w);
+  if (T <= 0 || w.rows <= 0) return;
   const bool quantized = is_block_quantized(w.dtype);
-  std::vector<simd::QBlock> xq;
+  // Grown to the largest call and kept: a decode step allocates nothing. The pool's workers
+  // see their own (empty) thread_local, so they are handed this thread's buffer by pointer.
+  thread_local std::vector<simd::QBlock> xq_buffer;
+  const simd::QBlock* xq = nullptr;
   if (quantized) {
-    xq.resize(static_cast<std::size_t>(T * (w.cols / kQuantBlock)));
-    simd::quantize_activations(xq.data(), x, T, w.cols);
+    const std::size_t blocks = static_cast<std::size_t>(T * (w.cols / kQuantBlock));
+    if (xq_buffer.size() < blocks) xq_buffer.resize(blocks);
+    xq = xq_buffer.data();
+    simd::quantize_activations(xq_buffer.data(), x, T, w.cols);
   }
   // Below this many multiply-adds a thread team costs more than it saves (tiny models).
   constexpr std::int64_t kMinParallelWork = std::int64_t{1} << 18;
   // Rows per work item: enough to amortize scheduling, few enough to balance two threads.
   constexpr std::int64_t kRowsPerItem = 64;
   const std::int64_t items = (w.rows + kRowsPerItem - 1) / kRowsPerItem;
+  // More rows than one pass takes go in even chunks: the item's weight rows, read from memory
+  // by the first chunk, are still in cache for the others.
+  const std::int64_t passes = (T + kMaxDotRows - 1) / kMaxDotRows, chunk = (T + passes - 1) / passes;
+  const std::int64_t nblocks = w.cols / kQuantBlock;
   const auto item = [&](std::int64_t i) {
     const std::int64_t r0 = i * kRowsPerItem, r1 = std::min(w.rows, r0 + kRowsPerItem);
-    simd::dot_rows(y, w, r0, r1, quantized ? nullptr : x, quantized ? xq.data() : nullptr, T);
+    for (std::int64_t t0 = 0; t0 < T; t0 += chunk)
+      simd::dot_rows(y + t0 * w.rows, w, r0, r1, quantized ? nullptr : x + t0 * w.cols,
+                     quantized ? xq + t0 * nblocks : nullptr, std::min(chunk, T - t0));
   };
   if (w.rows * w.cols * T < kMinParallelWork) {
     for (std::int64_t i = 0; i < items; ++i) item(i);

@@ -6,6 +6,13 @@
 // int8 blocks (AVX2: pmaddubsw on 32 int8 pairs; elsewhere int8 widened to int16 and pmaddwd),
 // one float multiply-add per 32-element block with the product of the two scales. Up to 4 activation rows share each
 // weight load, so a weight byte is read from memory once per call whatever T is.
+// On AVX3_DL (AVX-512 VNNI) the kernels of decode_avx512-inl.h take Q8_0, Q4_0 and (with
+// AVX512_BF16) BF16 weights: vpdpbusd / vdpbf16ps, all T rows against each weight block.
+//
+// Highway 1.0.3 compiles AVX3_DL only when asked: it is what AVX-512 VNNI/BF16 CPUs dispatch to.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL
+#endif
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -15,13 +22,14 @@
 #include <cmath>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/interleave.h"
 #include "kernels/simd.h"
 #include "supra/error.h"
 
-// The x86 intrinsic kernels below serve AVX2 and the AVX-512 targets alike (AVX-512 CPUs run
-// AVX2 code; only the AVX2 build is exercised on the AVX2-only development machine).
+// The x86 intrinsic kernels below serve AVX2 and the AVX-512 targets alike: AVX3 (AVX-512
+// without VNNI) runs them as they are, AVX3_DL for the weight types decode_avx512-inl.h leaves.
 // (Expanded per pass of this file: HWY_TARGET is the target being compiled.)
 #ifndef SUPRA_AVX2_KERNELS
 #define SUPRA_AVX2_KERNELS (HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
@@ -197,6 +205,24 @@ HWY_INLINE void quant_row_avx2(BlockRow row, std::int64_t nblocks, const QBlock*
     sums[t] = hn::GetLane(hn::SumOfLanes(df, hn::Vec256<float>{_mm256_add_ps(even[t], odd[t])}));
 }
 
+// quant_row_avx2 for any T: activation rows in tiles of 4, y[t·ldy] for row t.
+template <bool kQ4>
+HWY_INLINE void quant_row_tiles_avx2(BlockRow row, std::int64_t nblocks, const QBlock* xq, std::int64_t T, float* y,
+                                     std::int64_t ldy) {
+  float sums[kRowsPerPass];
+  for (std::int64_t t0 = 0; t0 < T; t0 += kRowsPerPass) {
+    const int n = static_cast<int>(std::min<std::int64_t>(kRowsPerPass, T - t0));
+    const QBlock* xt = xq + t0 * nblocks;
+    switch (n) {
+      case 1: quant_row_avx2<1, kQ4>(row, nblocks, xt, sums); break;
+      case 2: quant_row_avx2<2, kQ4>(row, nblocks, xt, sums); break;
+      case 3: quant_row_avx2<3, kQ4>(row, nblocks, xt, sums); break;
+      default: quant_row_avx2<4, kQ4>(row, nblocks, xt, sums); break;
+    }
+    for (int t = 0; t < n; ++t) y[(t0 + t) * ldy] = sums[t];
+  }
+}
+
 // Four weight rows against one activation row (decode): each activation block is loaded once
 // for four rows, and the rows' integer block sums are folded into one vector so that one
 // convert and one FMA serve all four, where quant_row_avx2 spends them per row and block.
@@ -330,6 +356,10 @@ HWY_INLINE void quant_rows_avx2(float* y, const Matrix& w, std::int64_t r0, std:
 }
 #endif
 
+#if HWY_TARGET == HWY_AVX3_DL
+#include "kernels/decode_avx512-inl.h"
+#endif
+
 template <int NT>
 HWY_INLINE void row_dots(const Matrix& w, std::int64_t r, const float* x, const QBlock* xq, float* sums) {
   const std::byte* row = w.data + static_cast<std::size_t>(r) * w.row_bytes();
@@ -359,17 +389,30 @@ HWY_INLINE void row_dots(const Matrix& w, std::int64_t r, const float* x, const 
 
 void DotRows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
              std::int64_t T) {
+#if HWY_TARGET == HWY_AVX3_DL
+  if (dot_rows_avx512(y, w, r0, r1, x, xq, T)) return;
+#endif
 #if SUPRA_AVX2_KERNELS
-  if (xq && w.interleaved) {
-    switch (T) {
-      case 1: return interleaved_rows_avx2<1>(y, w, r0, r1, xq);
-      case 2: return interleaved_rows_avx2<2>(y, w, r0, r1, xq);
-      case 3: return interleaved_rows_avx2<3>(y, w, r0, r1, xq);
-      case 4: return interleaved_rows_avx2<4>(y, w, r0, r1, xq);
-      default: break;  // longer spans: row by row below
+  if (xq && w.interleaved) {  // longer spans in tiles of 4 activation rows
+    const std::int64_t nblocks = w.cols / kQuantBlock;
+    for (std::int64_t t0 = 0; t0 < T; t0 += kRowsPerPass) {
+      float* yt = y + t0 * w.rows;
+      const QBlock* xt = xq + t0 * nblocks;
+      switch (std::min<std::int64_t>(kRowsPerPass, T - t0)) {
+        case 1: interleaved_rows_avx2<1>(yt, w, r0, r1, xt); break;
+        case 2: interleaved_rows_avx2<2>(yt, w, r0, r1, xt); break;
+        case 3: interleaved_rows_avx2<3>(yt, w, r0, r1, xt); break;
+        default: interleaved_rows_avx2<4>(yt, w, r0, r1, xt); break;
+      }
     }
+    return;
   }
-  if (T == 1 && xq) return quant_rows_avx2(y, w, r0, r1, xq);
+  if (xq) {  // plain rows: each activation row in turn, the rows still in L1 after the first
+    // One kernel for every T: a row's result does not depend on the rows batched with it.
+    const std::int64_t nblocks = w.cols / kQuantBlock;
+    for (std::int64_t t = 0; t < T; ++t) quant_rows_avx2(y + t * w.rows, w, r0, r1, xq + t * nblocks);
+    return;
+  }
 #endif
   const std::int64_t nblocks = w.cols / kQuantBlock;
   float sums[kRowsPerPass];
@@ -387,6 +430,15 @@ void DotRows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const 
       for (int t = 0; t < n; ++t) y[(t0 + t) * w.rows + r] = sums[t];
     }
   }
+}
+
+bool DotRowsInBf16(DType weights) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return weights == DType::BF16 && bf16_dot_avx512();
+#else
+  (void)weights;
+  return false;
+#endif
 }
 
 void QuantizeActivations(QBlock* out, const float* x, std::int64_t T, std::int64_t cols) {
@@ -499,6 +551,7 @@ HWY_AFTER_NAMESPACE();
 namespace supra::kernels::simd {
 
 HWY_EXPORT(DotRows);
+HWY_EXPORT(DotRowsInBf16);
 HWY_EXPORT(QuantizeActivations);
 HWY_EXPORT(DecodeRows);
 HWY_EXPORT(LinearAttentionStep);
@@ -510,6 +563,8 @@ void dot_rows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const
               std::int64_t T) {
   HWY_DYNAMIC_DISPATCH(DotRows)(y, w, r0, r1, x, xq, T);
 }
+
+bool dot_rows_in_bf16(DType weights) { return HWY_DYNAMIC_DISPATCH(DotRowsInBf16)(weights); }
 
 void quantize_activations(QBlock* out, const float* x, std::int64_t T, std::int64_t cols) {
   HWY_DYNAMIC_DISPATCH(QuantizeActivations)(out, x, T, cols);

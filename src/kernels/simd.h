@@ -28,6 +28,11 @@ void quantize_activations(QBlock* out, const float* x, std::int64_t T, std::int6
 void dot_rows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
               std::int64_t T);
 
+// Whether dot_rows on the current target multiplies weights of this type in bf16: the float
+// activations rounded to bf16 (nearest even), products summed in float32. BF16 weights on CPUs
+// with AVX512_BF16 (vdpbf16ps, the AVX3_DL target), as gemm() does from kGemmMinTokens on.
+bool dot_rows_in_bf16(DType weights);
+
 // Decodes rows [r0, r1) of w into out[(r1 - r0), w.cols] as float32 (any weight dtype).
 void decode_rows(float* out, const Matrix& w, std::int64_t r0, std::int64_t r1);
 

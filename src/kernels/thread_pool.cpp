@@ -46,7 +46,7 @@ void spin_until(Done done) {
 }
 
 struct Job {
-  const std::function<void(std::int64_t)>* body = nullptr;
+  const LoopBody* body = nullptr;
   std::int64_t n = 0;
   std::atomic<std::int64_t> next{0}, done{0};
   std::atomic<bool> failed{false};
@@ -152,7 +152,7 @@ std::unique_ptr<Pool> g_pool;
 
 }  // namespace
 
-void parallel_for(std::int64_t n, const std::function<void(std::int64_t)>& body) {
+void parallel_for(std::int64_t n, LoopBody body) {
   const int threads = omp_get_max_threads();
   std::unique_lock lock(g_pool_mutex, std::defer_lock);
   // Serially: little work, one thread, nested calls, or another thread's loop is running.

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "kernels/gemm.h"
+#include "kernels/simd.h"
 #include "supra/tensor.h"
 #include "test_support.h"
 
@@ -82,6 +83,13 @@ std::vector<double> matmul_ref(std::span<const float> x, std::span<const double>
 Floats gemm_activations(const Floats& x, DType weights) {
   Floats out(x.span());
   if (gemm_in_bf16(weights))
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = bf16_to_f32(f32_to_bf16(out[i]));
+  return out;
+}
+
+Floats dot_activations(const Floats& x, DType weights) {
+  Floats out(x.span());
+  if (simd::dot_rows_in_bf16(weights))
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = bf16_to_f32(f32_to_bf16(out[i]));
   return out;
 }

@@ -76,6 +76,11 @@ std::vector<double> matmul_ref(std::span<const float> x, std::span<const double>
 Floats gemm_activations(const Floats& x, DType weights);
 std::vector<double> gemm_weights(std::span<const double> w, DType weights);
 
+// The activations the dot-product kernels multiply (T < kGemmMinTokens tokens) for weights of
+// type `weights` on the current target: rounded to bf16 where simd::dot_rows_in_bf16(weights)
+// (BF16 weights on AVX512-BF16 CPUs), else the values themselves.
+Floats dot_activations(const Floats& x, DType weights);
+
 // Passes when max|got - ref| ≤ rel_tol · max|ref| (or ≤ rel_tol when ref is all zero).
 // `width` > 0 splits the worst index into (row, column) for the message.
 ::testing::AssertionResult close_to(std::span<const float> got, std::span<const double> ref, double rel_tol,

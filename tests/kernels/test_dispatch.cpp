@@ -1,8 +1,9 @@
 // The dispatched kernels on EVERY Highway target this CPU supports (each forced in turn):
 // matmul for each weight dtype (float types against the decoded-weight reference; Q8_0/Q4_0
 // against a scalar twin of the integer scheme, and loosely against the float reference), on the
-// dot-product path (T < kGemmMinTokens) and the GEMM path, odd sizes; copy_row of block types;
-// the vectorized recurrent step against its formula.
+// dot-product path (T < kGemmMinTokens, every T for the types the decode kernels specialize)
+// and the GEMM path, odd sizes; copy_row of block types; the vectorized recurrent step against
+// its formula.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -124,10 +125,33 @@ TEST(Dispatch, FloatMatmulOnEveryTarget) {
           const bool gemm = T >= kGemmMinTokens;
           EXPECT_TRUE(close_to(y.span(),
                                gemm ? matmul_ref(gemm_activations(x, dtype).span(), gemm_weights(w.decoded, dtype), T, rows, cols)
-                                    : matmul_ref(x.span(), w.decoded, T, rows, cols),
+                                    : matmul_ref(dot_activations(x, dtype).span(), w.decoded, T, rows, cols),
                                kRelTol, label("matmul " + std::string(dtype_name(dtype)), target, rows, cols, T), rows));
         }
   }
+}
+
+// y against the product with float activations: int8 activation blocks (d = max|x_b| / 127,
+// rounded to nearest) move each x by at most d/2, so each output moves by at most
+// Σ_b d_b/2 · Σ_{i∈b} |w_i| (plus float rounding).
+void expect_within_activation_rounding(std::span<const float> y, std::span<const float> x,
+                                       const std::vector<double>& w, std::int64_t T, std::int64_t rows,
+                                       std::int64_t cols, const std::string& what) {
+  const std::vector<double> ref = matmul_ref(x, w, T, rows, cols);
+  for (std::int64_t t = 0; t < T; ++t)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      double bound = 1e-5;
+      for (std::int64_t b = 0; b < cols / kQuantBlock; ++b) {
+        double amax = 0, wsum = 0;
+        for (std::int64_t i = b * kQuantBlock; i < (b + 1) * kQuantBlock; ++i) {
+          amax = std::max(amax, double(std::fabs(x[static_cast<std::size_t>(t * cols + i)])));
+          wsum += std::fabs(w[static_cast<std::size_t>(r * cols + i)]);
+        }
+        bound += amax / 127 / 2 * wsum;
+      }
+      const double got = y[static_cast<std::size_t>(t * rows + r)], want = ref[static_cast<std::size_t>(t * rows + r)];
+      EXPECT_LE(std::fabs(got - want), bound) << what << " (float activations) t=" << t << " r=" << r;
+    }
 }
 
 TEST(Dispatch, QuantizedMatmulOnEveryTarget) {
@@ -137,7 +161,8 @@ TEST(Dispatch, QuantizedMatmulOnEveryTarget) {
     ForcedTarget forced(target);
     for (DType dtype : {DType::Q8_0, DType::Q4_0})
       for (const auto& shape : shapes)
-        for (std::int64_t T : {std::int64_t{1}, std::int64_t{2}, std::int64_t{5}, kGemmMinTokens + 3}) {
+        for (std::int64_t T : {std::int64_t{1}, std::int64_t{2}, std::int64_t{5}, kGemmMinTokens + 3,
+                               kQuantGemmMinTokens + 1}) {
           const std::int64_t rows = shape[0], cols = shape[1];
           const QuantWeights w = quantize_weights(dtype, rows, cols, random_floats(rng, rows * cols));
           const Floats x(random_floats(rng, T * cols));
@@ -146,13 +171,13 @@ TEST(Dispatch, QuantizedMatmulOnEveryTarget) {
           const std::string what = label("matmul " + std::string(dtype_name(dtype)), target, rows, cols, T);
           // The GEMM path multiplies the decoded weights with the float activations; the
           // dot-product path quantizes the activations (≈ 1% error against the float result).
-          if (T >= kGemmMinTokens) {
+          if (T >= gemm_min_tokens(dtype)) {
             EXPECT_TRUE(close_to(y.span(),
                                  matmul_ref(gemm_activations(x, dtype).span(), gemm_weights(w.decoded, dtype), T, rows, cols),
                                  kRelTol, what, rows));
           } else {
             EXPECT_TRUE(close_to(y.span(), quant_twin(x, w.decoded, T, rows, cols), kRelTol, what, rows));
-            EXPECT_TRUE(close_to(y.span(), matmul_ref(x.span(), w.decoded, T, rows, cols), 0.1, what + " (float)", rows));
+            expect_within_activation_rounding(y.span(), x.span(), w.decoded, T, rows, cols, what);
           }
         }
   }
@@ -191,6 +216,74 @@ TEST(Dispatch, InterleavedQ4MatmulOnEveryTarget) {
           EXPECT_TRUE(close_to(parts.span(), want_d, 1e-5, what + " in ranges of 5", rows));
         }
       }
+  }
+}
+
+// Decode and batched decode (T = 1 .. kGemmMinTokens - 1 activation rows, every tile split of
+// the multi-row kernels) for each weight type the decode kernels specialize, on every target:
+// Q8_0 and Q4_0 against the integer scheme's double twin, Q4_0 also interleaved (with dot_rows
+// ranges cut inside groups), BF16 against the double product of the activations as the target
+// rounds them. Shapes: a lone block, an odd number of blocks (a half-filled last block pair),
+// row counts that leave partial groups and partial passes, bf16 rows that end inside a vector.
+TEST(Dispatch, DecodeSpansOnEveryTarget) {
+  auto rng = seeded_rng();
+  const std::int64_t quant_shapes[][2] = {{19, 32}, {37, 96}, {70, 352}};
+  const std::int64_t bf16_shapes[][2] = {{19, 33}, {37, 97}, {70, 320}};
+  for (std::int64_t target : simd::available_targets()) {
+    ForcedTarget forced(target);
+    for (std::int64_t T = 1; T < kGemmMinTokens; ++T) {
+      for (const auto& shape : quant_shapes)
+        for (DType dtype : {DType::Q8_0, DType::Q4_0}) {
+          const std::int64_t rows = shape[0], cols = shape[1];
+          const QuantWeights w = quantize_weights(dtype, rows, cols, random_floats(rng, rows * cols));
+          const Floats x(random_floats(rng, T * cols));
+          const std::vector<double> want = quant_twin(x, w.decoded, T, rows, cols);
+          Floats y(T * rows);
+          matmul(y.data(), x.data(), w.matrix, T);
+          const std::string what = label("decode " + std::string(dtype_name(dtype)), target, rows, cols, T);
+          EXPECT_TRUE(close_to(y.span(), want, kRelTol, what, rows));
+          if (dtype != DType::Q4_0) continue;
+          std::vector<std::byte> storage(w.matrix.row_bytes() * static_cast<std::size_t>(rows));
+          interleave_q4_0(storage.data(), w.matrix);
+          const Matrix packed{DType::Q4_0, rows, cols, storage.data(), true};
+          Floats got(T * rows);
+          matmul(got.data(), x.data(), packed, T);
+          EXPECT_TRUE(close_to(got.span(), want, kRelTol, what + " interleaved", rows));
+          std::vector<simd::QBlock> xq(static_cast<std::size_t>(T * cols / kQuantBlock));
+          simd::quantize_activations(xq.data(), x.data(), T, cols);
+          Floats parts(T * rows);
+          for (std::int64_t r0 = 0; r0 < rows; r0 += 5)
+            simd::dot_rows(parts.data(), packed, r0, std::min(rows, r0 + 5), nullptr, xq.data(), T);
+          EXPECT_TRUE(close_to(parts.span(), want, kRelTol, what + " interleaved, ranges of 5", rows));
+        }
+      for (const auto& shape : bf16_shapes) {
+        const std::int64_t rows = shape[0], cols = shape[1];
+        const Weights w = make_weights(DType::BF16, rows, cols, random_floats(rng, rows * cols));
+        const Floats x(random_floats(rng, T * cols));
+        Floats y(T * rows);
+        matmul(y.data(), x.data(), w.matrix, T);
+        EXPECT_TRUE(close_to(y.span(), matmul_ref(dot_activations(x, DType::BF16).span(), w.decoded, T, rows, cols),
+                             kRelTol, label("decode BF16", target, rows, cols, T), rows));
+      }
+    }
+  }
+}
+
+// Where the CPU has AVX512_BF16, the AVX3_DL target multiplies BF16 weights in bf16: the
+// activations are rounded to nearest even (bf16 steps by 2^-7 above 1: 1 + 2^-8 is a tie and goes
+// to 1, 1 + 5·2^-8 a tie that goes to 1 + 2^-6, both down), which weights of 1 make visible.
+TEST(Dispatch, Bf16DecodeRoundsActivationsToNearestEven) {
+  const std::vector<float> ones(32, 1.0f);
+  const Weights w = make_weights(DType::BF16, 1, 32, ones);
+  for (std::int64_t target : simd::available_targets()) {
+    ForcedTarget forced(target);
+    Floats x(32, 0.0f);
+    x[0] = 1.0f + 0x1p-8f;
+    x[31] = 1.0f + 5 * 0x1p-8f;
+    Floats y(1);
+    matmul(y.data(), x.data(), w.matrix, 1);
+    const double want = simd::dot_rows_in_bf16(DType::BF16) ? 1.0 + (1.0 + 0x1p-6) : double(x[0]) + double(x[31]);
+    EXPECT_EQ(double(y[0]), want) << simd::target_name(target);
   }
 }
 
@@ -262,4 +355,41 @@ TEST(Dispatch, RecurrentStepOnEveryTarget) {
 }
 
 }  // namespace
+// matmul_rowwise: a row's result does not depend on the rows computed with it (bit for bit),
+// for every weight type and target: what makes a batched decode equal to the sequence alone.
+TEST(Dispatch, RowwiseMatmulRowsDoNotDependOnTheirBatch) {
+  auto rng = seeded_rng();
+  const std::int64_t rows = 45, cols = 320, T = 37;  // T over the dot kernels' widest pass
+  const Floats x(random_floats(rng, T * cols));
+  for (std::int64_t target : simd::available_targets()) {
+    ForcedTarget forced(target);
+    for (DType dtype : {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0}) {
+      const std::vector<float> values = random_floats(rng, rows * cols);
+      const bool blocks = is_block_quantized(dtype);
+      const Weights floats = blocks ? Weights{} : make_weights(dtype, rows, cols, values);
+      const QuantWeights quantized = blocks ? quantize_weights(dtype, rows, cols, values) : QuantWeights{};
+      const Matrix plain = blocks ? quantized.matrix : floats.matrix;
+      std::vector<std::byte> storage(plain.row_bytes() * static_cast<std::size_t>(rows));
+      std::vector<Matrix> layouts = {plain};
+      if (dtype == DType::Q4_0) {
+        interleave_q4_0(storage.data(), plain);
+        layouts.push_back(plain);
+        layouts.back().data = storage.data();
+        layouts.back().interleaved = true;
+      }
+      for (const Matrix& w : layouts) {
+        Floats all(T * rows), one(rows);
+        matmul_rowwise(all.data(), x.data(), w, T);
+        for (std::int64_t t = 0; t < T; ++t) {
+          matmul_rowwise(one.data(), x.data() + t * cols, w, 1);
+          EXPECT_TRUE(std::equal(one.span().begin(), one.span().end(), all.span().begin() + t * rows))
+              << label("rowwise " + std::string(dtype_name(dtype)) + (w.interleaved ? " interleaved" : ""), target,
+                       rows, cols, T)
+              << " row " << t;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace supra::kernels::test

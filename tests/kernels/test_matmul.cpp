@@ -1,5 +1,6 @@
 // matmul, add_bias, copy_row and Matrix::row_slice against naive double loops over the
-// *decoded* weights, for each stored weight type and for odd shapes.
+// *decoded* weights (and the activations as the kernels round them, kernel_check.h), for each
+// stored weight type and for odd shapes.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -28,7 +29,7 @@ TEST(Matmul, MatchesReferenceForEachWeightType) {
         const Floats x(random_floats(rng, T * cols));
         Floats y(T * rows);
         matmul(y.data(), x.data(), w.matrix, T);
-        EXPECT_TRUE(close_to(y.span(), matmul_ref(x.span(), w.decoded, T, rows, cols), kRelTol,
+        EXPECT_TRUE(close_to(y.span(), matmul_ref(dot_activations(x, dtype).span(), w.decoded, T, rows, cols), kRelTol,
                              "matmul " + type_name(dtype) + " rows=" + std::to_string(rows) +
                                  " cols=" + std::to_string(cols) + " T=" + std::to_string(T),
                              rows));
@@ -48,7 +49,7 @@ TEST(Matmul, RowSliceIsAViewOfThoseRows) {
     const Floats x(random_floats(rng, T * cols));
     Floats y(T * count);
     matmul(y.data(), x.data(), slice, T);
-    EXPECT_TRUE(close_to(y.span(), matmul_ref(x.span(), slice_ref_w, T, count, cols), kRelTol,
+    EXPECT_TRUE(close_to(y.span(), matmul_ref(dot_activations(x, dtype).span(), slice_ref_w, T, count, cols), kRelTol,
                          "matmul on row_slice " + type_name(dtype), count));
   }
 }

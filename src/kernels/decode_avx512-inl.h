@@ -1,0 +1,384 @@
+// Decode / short-span kernels of dot_rows for AVX-512 VNNI CPUs, with AVX512_BF16 where present
+// (Highway's AVX3_DL target: Intel from Ice Lake, AMD from Zen 4). simd.cpp includes this file inside its
+// per-target namespace in the AVX3_DL pass only, so it is compiled exactly once.
+//
+// One weight block, loaded once, meets all T activation rows (T < kGemmMinTokens) from
+// registers: R weight rows × NT activation rows of accumulators (R = 4, NT ≤ 4 up to T = 4; R = 2,
+// NT ≤ 8 above; T > 8 in two tiles, the second reading the same few rows again from L1).
+//  - Q8_0 / Q4_0, plain rows: two blocks per 512-bit vector; vpdpbusd multiplies the weight codes
+//    made unsigned (Q8_0: w + 128, Q4_0: the stored nibble w + 8) with the signed int8
+//    activations, and its accumulator starts at −c·Σx of each lane, so the integer sums are
+//    exact Σ w·x. One convert and one FMA per vector apply both blocks' scales.
+//    The activations are repacked per dot_rows call (a work item of 64 rows: T·cols bytes
+//    against 64·cols weights) into the order the unpacked weights come in (XPair), with those
+//    offsets and the scales spread over the lanes.
+//  - Q4_0 interleaved (interleave.h): per block, two 64-byte loads hold the 8 rows' codes, the
+//    activation halves broadcast to the four 128-bit lanes; 8 rows per 4 vpdpbusd.
+//  - BF16 weights on CPUs with AVX512_BF16: vdpbf16ps against the activations rounded to bf16
+//    (as llama.cpp does, and as gemm() does from 16 tokens on), where the AVX2-style path widens
+//    every weight to f32 first.
+// Highway 1.0.3's AVX3_DL target string names AVX-VNNI but not AVX512_VNNI nor AVX512_BF16: the
+// functions below are compiled with those added, and run only where the CPU reports them.
+
+// The activations of one pair of blocks (b, b + 1) of one row, in the order the weight codes are
+// unpacked to: int8 codes, the lane offsets −c·Σ(4 codes) for unsigned weights w + c, and each
+// lane's block scale.
+struct alignas(64) XPair {
+  std::int8_t q[64];
+  std::int32_t offset[16];
+  float d[16];
+};
+
+inline bool cpu_has_avx512_vnni() {
+  static const bool has = __builtin_cpu_supports("avx512vnni");
+  return has;
+}
+inline bool cpu_has_avx512_bf16() {
+  static const bool has = __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+
+// Rows per pass and activation rows per tile: R·NT accumulators plus the R weight vectors and
+// their scales stay within the 32 vector registers.
+constexpr int kVnniMaxTile = 8;
+inline int rows_per_pass_avx512(std::int64_t T) { return T <= 4 ? 4 : 2; }
+// The tile sizes T is split into: T itself up to 8, then 8 and the rest.
+inline int first_tile_avx512(std::int64_t T) { return static_cast<int>(std::min<std::int64_t>(T, kVnniMaxTile)); }
+
+HWY_PUSH_ATTRIBUTES("avx512vnni")
+
+// Repacks T rows of quantized activations (nblocks each) into T rows of ⌈nblocks/2⌉ XPairs for
+// Q4_0 (kQ4) or Q8_0 weights. A missing block b + 1 (odd nblocks) is zero.
+template <bool kQ4>
+void pack_pairs_avx512(XPair* out, const QBlock* xq, std::int64_t T, std::int64_t nblocks) {
+  const std::int64_t npairs = (nblocks + 1) / 2;
+  const QBlock zero{};
+  const __m512i c = _mm512_set1_epi8(static_cast<char>(kQ4 ? 8 : 128));
+  for (std::int64_t t = 0; t < T; ++t)
+    for (std::int64_t p = 0; p < npairs; ++p) {
+      const QBlock& a = xq[t * nblocks + 2 * p];
+      const QBlock& b = 2 * p + 1 < nblocks ? xq[t * nblocks + 2 * p + 1] : zero;
+      XPair& o = out[t * npairs + p];
+      if constexpr (kQ4) {  // [a 0..15 | b 0..15 | a 16..31 | b 16..31]: low nibbles, then high
+        std::memcpy(o.q, a.q, 16);
+        std::memcpy(o.q + 16, b.q, 16);
+        std::memcpy(o.q + 32, a.q + 16, 16);
+        std::memcpy(o.q + 48, b.q + 16, 16);
+      } else {
+        std::memcpy(o.q, a.q, 32);
+        std::memcpy(o.q + 32, b.q, 32);
+      }
+      const __m512i q = _mm512_load_si512(o.q);
+      _mm512_store_si512(o.offset, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), c, q)));
+      const __mmask16 second = kQ4 ? 0xF0F0 : 0xFF00;  // the lanes of block b + 1
+      _mm512_store_ps(o.d, _mm512_mask_blend_ps(second, _mm512_set1_ps(a.d), _mm512_set1_ps(b.d)));
+    }
+}
+
+// Weight codes of blocks (b, b + 1) of one row as unsigned bytes in XPair order, and the two
+// block scales spread over the lanes the same way. `both` is false for a lone last block.
+template <bool kQ4>
+HWY_INLINE void load_pair_avx512(const std::byte* blk, bool both, __m512i& codes, __m512& scales) {
+  if constexpr (kQ4) {
+    // [scale b, 16 codes, scale b+1, 16 codes]: 36 bytes, the rest of the vector zero.
+    alignas(64) static constexpr std::uint8_t kCodes[64] = {
+        2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 20, 21, 22, 23, 24, 25,
+        26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13,
+        14, 15, 16, 17, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35};
+    alignas(64) static constexpr std::uint16_t kScales[32] = {0, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0, 9, 9, 9, 9};
+    const __m512i raw = _mm512_maskz_loadu_epi8(both ? 0xFFFFFFFFFull : 0x3FFFFull, blk);
+    const __m512i bytes = _mm512_permutexvar_epi8(_mm512_load_si512(kCodes), raw);
+    // Low nibbles in the first two 128-bit lanes, high nibbles (elements 16..31) in the last two.
+    codes = _mm512_and_si512(_mm512_mask_srli_epi16(bytes, 0xFFFF0000u, bytes, 4), _mm512_set1_epi8(15));
+    scales = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kScales), raw)));
+  } else {
+    // Two 34-byte blocks [scale, 32 codes]: the codes of both in one vector, made unsigned
+    // (w + 128); the two scales converted as a pair and spread over their lanes. (Two 64-byte
+    // loads and byte/word permutes instead were ~30% slower at T = 1.)
+    alignas(64) static constexpr std::int32_t kScales[16] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+    std::uint16_t s0, s1 = 0;
+    std::memcpy(&s0, blk, 2);
+    __m512i both_codes = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)));
+    if (both) {
+      std::memcpy(&s1, blk + kQ8_0BlockBytes, 2);
+      both_codes = _mm512_inserti64x4(
+          both_codes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQ8_0BlockBytes + 2)), 1);
+    }
+    codes = _mm512_xor_si512(both_codes, _mm512_set1_epi8(static_cast<char>(0x80)));
+    const __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(s0 | (std::uint32_t{s1} << 16))));
+    scales = _mm512_permutexvar_ps(_mm512_load_si512(kScales), _mm512_castps128_ps512(d));
+  }
+}
+
+// y[t·ldy + i] = Σ_c w_i·x_t for R consecutive plain rows at w and NT activation rows (xp, rows
+// npairs apart). While these rows are multiplied, `next` (the following R rows, or null) is
+// prefetched evenly over the pairs: a few rows side by side are streams too short for the
+// hardware prefetchers.
+template <bool kQ4, int R, int NT>
+void quant_rows_avx512(const std::byte* w, std::size_t row_bytes, std::int64_t nblocks, const XPair* xp,
+                       std::int64_t npairs, float* y, std::int64_t ldy, const std::byte* next) {
+  const std::size_t pair_bytes = 2 * (kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes);
+  const std::size_t prefetch_step = (R * row_bytes + static_cast<std::size_t>(npairs) - 1) / static_cast<std::size_t>(npairs);
+  __m512 acc[R][NT];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (std::int64_t p = 0; p < npairs; ++p) {
+    if (next) {
+      const std::byte* from = next + static_cast<std::size_t>(p) * prefetch_step;
+      for (std::size_t off = 0; off < prefetch_step; off += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(from + off), _MM_HINT_T0);
+    }
+    const bool both = 2 * p + 1 < nblocks;
+    __m512i codes[R];
+    __m512 scales[R];
+    for (int r = 0; r < R; ++r)
+      load_pair_avx512<kQ4>(w + static_cast<std::size_t>(r) * row_bytes + static_cast<std::size_t>(p) * pair_bytes, both,
+                            codes[r], scales[r]);
+    for (int t = 0; t < NT; ++t) {
+      const XPair& x = xp[t * npairs + p];
+      const __m512i xv = _mm512_load_si512(x.q), offset = _mm512_load_si512(x.offset);
+      const __m512 dx = _mm512_load_ps(x.d);
+      for (int r = 0; r < R; ++r) {
+        const __m512i s = _mm512_dpbusd_epi32(offset, codes[r], xv);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(scales[r], dx), acc[r][t]);
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int r = 0; r < R; ++r) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+template <bool kQ4, int R>
+void quant_tile_avx512(int nt, const std::byte* w, std::size_t row_bytes, std::int64_t nblocks, const XPair* xp,
+                       std::int64_t npairs, float* y, std::int64_t ldy, const std::byte* next) {
+  switch (nt) {
+    case 1: return quant_rows_avx512<kQ4, R, 1>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
+    case 2: return quant_rows_avx512<kQ4, R, 2>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
+    case 3: return quant_rows_avx512<kQ4, R, 3>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
+    case 4: return quant_rows_avx512<kQ4, R, 4>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
+    default: break;
+  }
+  if constexpr (R <= 2) {  // R = 4 serves T ≤ 4 only
+    switch (nt) {
+      case 5: return quant_rows_avx512<kQ4, R, 5>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
+      case 6: return quant_rows_avx512<kQ4, R, 6>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
+      case 7: return quant_rows_avx512<kQ4, R, 7>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
+      case 8: return quant_rows_avx512<kQ4, R, 8>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
+      default: break;
+    }
+  }
+}
+
+// All T activation rows against rows [r0, r1) of a plain Q8_0/Q4_0 matrix.
+template <bool kQ4>
+void quant_rows_plain_avx512(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const QBlock* xq,
+                             std::int64_t T) {
+  const std::int64_t nblocks = w.cols / kQuantBlock, npairs = (nblocks + 1) / 2;
+  thread_local std::vector<XPair> pairs;  // grown to the largest call, kept
+  if (pairs.size() < static_cast<std::size_t>(T * npairs)) pairs.resize(static_cast<std::size_t>(T * npairs));
+  pack_pairs_avx512<kQ4>(pairs.data(), xq, T, nblocks);
+  const std::size_t row_bytes = w.row_bytes();
+  const int R = rows_per_pass_avx512(T), first = first_tile_avx512(T);
+  auto pass = [&](std::int64_t r, int rows) {
+    const std::byte* wr = w.data + static_cast<std::size_t>(r) * row_bytes;
+    const std::byte* next = r + 2 * rows <= w.rows ? wr + static_cast<std::size_t>(rows) * row_bytes : nullptr;
+    for (std::int64_t t0 = 0; t0 < T; t0 += first) {
+      const int nt = static_cast<int>(std::min<std::int64_t>(first, T - t0));
+      const XPair* xp = pairs.data() + t0 * npairs;
+      float* yt = y + t0 * w.rows + r;
+      const std::byte* ahead = t0 == 0 ? next : nullptr;
+      if (rows == 4) quant_tile_avx512<kQ4, 4>(nt, wr, row_bytes, nblocks, xp, npairs, yt, w.rows, ahead);
+      else if (rows == 2) quant_tile_avx512<kQ4, 2>(nt, wr, row_bytes, nblocks, xp, npairs, yt, w.rows, ahead);
+      else quant_tile_avx512<kQ4, 1>(nt, wr, row_bytes, nblocks, xp, npairs, yt, w.rows, ahead);
+    }
+  };
+  std::int64_t r = r0;
+  for (; r + R <= r1; r += R) pass(r, R);
+  for (; r < r1; ++r) pass(r, 1);
+}
+
+// One interleaved group of 8 Q4_0 rows against NT activation rows: y[t·ldy + i] for row i.
+// Per block: chunk k of 32 bytes holds rows k and k + 4, so the 64 bytes at offset 16 hold rows
+// [0 | 4 | 1 | 5] and those at 80 rows [2 | 6 | 3 | 7], one row per 128-bit lane; masked low
+// nibbles meet elements 0..15 of the activation block, shifted high ones 16..31, each broadcast
+// to the four lanes. The accumulator starts at −2·Σx per lane (4 lanes a row: −8·Σx).
+template <int NT>
+void q4_group_avx512(const std::byte* group, std::int64_t nblocks, const QBlock* xq, float* y, std::int64_t ldy,
+                     bool prefetch) {
+  alignas(64) static constexpr std::int32_t kScalesA[16] = {0, 0, 0, 0, 4, 4, 4, 4, 1, 1, 1, 1, 5, 5, 5, 5};
+  alignas(64) static constexpr std::int32_t kScalesB[16] = {2, 2, 2, 2, 6, 6, 6, 6, 3, 3, 3, 3, 7, 7, 7, 7};
+  alignas(64) static constexpr std::int32_t kRows[16] = {0, 8, 1, 9, 4, 12, 5, 13, 0, 0, 0, 0, 0, 0, 0, 0};
+  const __m512i low4 = _mm512_set1_epi8(15);
+  const __m512i idx_a = _mm512_load_si512(kScalesA), idx_b = _mm512_load_si512(kScalesB);
+  __m512 acc_a[NT], acc_b[NT];
+  for (int t = 0; t < NT; ++t) acc_a[t] = acc_b[t] = _mm512_setzero_ps();
+  for (std::int64_t b = 0; b < nblocks; ++b) {
+    const std::byte* block = group + static_cast<std::size_t>(b) * kInterleavedBlockBytes;
+    if (prefetch)  // 8 blocks ahead, as the AVX2 kernel
+      for (std::size_t line = 0; line < kInterleavedBlockBytes; line += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(block + 8 * kInterleavedBlockBytes + line), _MM_HINT_T0);
+    const __m512 d8 = _mm512_cvtph_ps(_mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block))));
+    const __m512 dw_a = _mm512_permutexvar_ps(idx_a, d8), dw_b = _mm512_permutexvar_ps(idx_b, d8);
+    const __m512i va = _mm512_loadu_si512(block + interleaved_codes_offset(0));
+    const __m512i vb = _mm512_loadu_si512(block + interleaved_codes_offset(2));
+    const __m512i lo_a = _mm512_and_si512(va, low4), hi_a = _mm512_and_si512(_mm512_srli_epi16(va, 4), low4);
+    const __m512i lo_b = _mm512_and_si512(vb, low4), hi_b = _mm512_and_si512(_mm512_srli_epi16(vb, 4), low4);
+    for (int t = 0; t < NT; ++t) {
+      const QBlock& x = xq[t * nblocks + b];
+      const __m512i x_lo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.q)));
+      const __m512i x_hi = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.q + 16)));
+      const __m512i offset = _mm512_set1_epi32(-2 * x.sum);
+      const __m512i sa = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(offset, lo_a, x_lo), hi_a, x_hi);
+      const __m512i sb = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(offset, lo_b, x_lo), hi_b, x_hi);
+      const __m512 dx = _mm512_set1_ps(x.d);
+      acc_a[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sa), _mm512_mul_ps(dw_a, dx), acc_a[t]);
+      acc_b[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sb), _mm512_mul_ps(dw_b, dx), acc_b[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) {
+    // Per 128-bit lane c: [A, B, A, B] with A, B the sums of rows (0 4 1 5)[c] and (2 6 3 7)[c].
+    const __m512 pairs = _mm512_add_ps(_mm512_unpacklo_ps(acc_a[t], acc_b[t]), _mm512_unpackhi_ps(acc_a[t], acc_b[t]));
+    const __m512 sums = _mm512_add_ps(pairs, _mm512_permute_ps(pairs, _MM_SHUFFLE(1, 0, 3, 2)));
+    _mm256_storeu_ps(y + t * ldy, _mm512_castps512_ps256(_mm512_permutexvar_ps(_mm512_load_si512(kRows), sums)));
+  }
+}
+
+void q4_group_tile_avx512(int nt, const std::byte* group, std::int64_t nblocks, const QBlock* xq, float* y,
+                          std::int64_t ldy, bool prefetch) {
+  switch (nt) {
+    case 1: return q4_group_avx512<1>(group, nblocks, xq, y, ldy, prefetch);
+    case 2: return q4_group_avx512<2>(group, nblocks, xq, y, ldy, prefetch);
+    case 3: return q4_group_avx512<3>(group, nblocks, xq, y, ldy, prefetch);
+    case 4: return q4_group_avx512<4>(group, nblocks, xq, y, ldy, prefetch);
+    case 5: return q4_group_avx512<5>(group, nblocks, xq, y, ldy, prefetch);
+    case 6: return q4_group_avx512<6>(group, nblocks, xq, y, ldy, prefetch);
+    case 7: return q4_group_avx512<7>(group, nblocks, xq, y, ldy, prefetch);
+    default: return q4_group_avx512<8>(group, nblocks, xq, y, ldy, prefetch);
+  }
+}
+
+// All T activation rows against rows [r0, r1) of an interleaved Q4_0 matrix: whole groups as
+// above; rows of a range that starts or ends inside a group, and the plain rows after the last
+// group, one by one through the single-row kernel.
+void interleaved_rows_avx512(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const QBlock* xq,
+                             std::int64_t T) {
+  const std::int64_t nblocks = w.cols / kQuantBlock;
+  const std::int64_t grouped = w.rows / kInterleaveRows * kInterleaveRows;
+  const int first = first_tile_avx512(T);
+  auto one_row = [&](std::int64_t r) { quant_row_tiles_avx2<true>(block_row(w, r), nblocks, xq, T, y + r, w.rows); };
+  std::int64_t r = r0;
+  for (; r % kInterleaveRows != 0 && r < r1; ++r) one_row(r);
+  for (; r + kInterleaveRows <= std::min(r1, grouped); r += kInterleaveRows)
+    for (std::int64_t t0 = 0; t0 < T; t0 += first)
+      q4_group_tile_avx512(static_cast<int>(std::min<std::int64_t>(first, T - t0)),
+                           w.data + static_cast<std::size_t>(r) * w.row_bytes(), nblocks, xq + t0 * nblocks,
+                           y + t0 * w.rows + r, w.rows, t0 == 0);
+  for (; r < r1; ++r) one_row(r);
+}
+
+HWY_POP_ATTRIBUTES
+
+HWY_PUSH_ATTRIBUTES("avx512vnni,avx512bf16")
+
+// y[t·ldy + i] = Σ_c w_i[c]·x_t[c] for R consecutive BF16 rows (w, cols apart) and NT rows of
+// bf16 activations (xb, cols apart): vdpbf16ps, 32 products per instruction, float sums.
+template <int R, int NT>
+void bf16_rows_avx512(const std::uint16_t* w, std::int64_t cols, const std::uint16_t* xb, float* y, std::int64_t ldy) {
+  __m512 acc[R][NT];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+  auto step = [&](std::int64_t c, __mmask32 mask) {
+    __m512i x[NT];
+    for (int t = 0; t < NT; ++t) x[t] = _mm512_maskz_loadu_epi16(mask, xb + t * cols + c);
+    for (int r = 0; r < R; ++r) {
+      const std::uint16_t* wr = w + r * cols + c;
+      _mm_prefetch(reinterpret_cast<const char*>(wr + 512), _MM_HINT_T0);  // 1 KiB ahead, row ends included
+      const __m512i wv = _mm512_maskz_loadu_epi16(mask, wr);
+      for (int t = 0; t < NT; ++t)
+        acc[r][t] = _mm512_dpbf16_ps(acc[r][t], reinterpret_cast<const __m512bh&>(wv), reinterpret_cast<const __m512bh&>(x[t]));
+    }
+  };
+  std::int64_t c = 0;
+  for (; c + 32 <= cols; c += 32) step(c, ~__mmask32{0});
+  if (c < cols) step(c, static_cast<__mmask32>((1u << (cols - c)) - 1));
+  for (int t = 0; t < NT; ++t)
+    for (int r = 0; r < R; ++r) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+template <int R>
+void bf16_tile_avx512(int nt, const std::uint16_t* w, std::int64_t cols, const std::uint16_t* xb, float* y,
+                      std::int64_t ldy) {
+  switch (nt) {
+    case 1: return bf16_rows_avx512<R, 1>(w, cols, xb, y, ldy);
+    case 2: return bf16_rows_avx512<R, 2>(w, cols, xb, y, ldy);
+    case 3: return bf16_rows_avx512<R, 3>(w, cols, xb, y, ldy);
+    case 4: return bf16_rows_avx512<R, 4>(w, cols, xb, y, ldy);
+    default: break;
+  }
+  if constexpr (R <= 2) {
+    switch (nt) {
+      case 5: return bf16_rows_avx512<R, 5>(w, cols, xb, y, ldy);
+      case 6: return bf16_rows_avx512<R, 6>(w, cols, xb, y, ldy);
+      case 7: return bf16_rows_avx512<R, 7>(w, cols, xb, y, ldy);
+      case 8: return bf16_rows_avx512<R, 8>(w, cols, xb, y, ldy);
+      default: break;
+    }
+  }
+}
+
+// All T float activation rows, rounded to bf16 (nearest even), against rows [r0, r1) of a BF16
+// matrix.
+void bf16_rows_range_avx512(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x,
+                            std::int64_t T) {
+  const std::int64_t cols = w.cols, n = T * cols;
+  thread_local std::vector<std::uint16_t> xb;  // grown to the largest call, kept
+  if (xb.size() < static_cast<std::size_t>(n)) xb.resize(static_cast<std::size_t>(n));
+  // vcvtneps2bf16: nearest even, as f32_to_bf16 and the GEMM's reorder round.
+  auto round = [&](std::int64_t i, __mmask16 mask) {
+    const __m256bh v = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, x + i));
+    _mm256_mask_storeu_epi16(xb.data() + i, mask, reinterpret_cast<const __m256i&>(v));
+  };
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) round(i, 0xFFFF);
+  if (i < n) round(i, static_cast<__mmask16>((1u << (n - i)) - 1));
+  const auto* weights = reinterpret_cast<const std::uint16_t*>(w.data);
+  const int R = rows_per_pass_avx512(T), first = first_tile_avx512(T);
+  auto pass = [&](std::int64_t r, int rows) {
+    for (std::int64_t t0 = 0; t0 < T; t0 += first) {
+      const int nt = static_cast<int>(std::min<std::int64_t>(first, T - t0));
+      const std::uint16_t* wr = weights + r * cols;
+      const std::uint16_t* xt = xb.data() + t0 * cols;
+      float* yt = y + t0 * w.rows + r;
+      if (rows == 4) bf16_tile_avx512<4>(nt, wr, cols, xt, yt, w.rows);
+      else if (rows == 2) bf16_tile_avx512<2>(nt, wr, cols, xt, yt, w.rows);
+      else bf16_tile_avx512<1>(nt, wr, cols, xt, yt, w.rows);
+    }
+  };
+  std::int64_t r = r0;
+  for (; r + R <= r1; r += R) pass(r, R);
+  for (; r < r1; ++r) pass(r, 1);
+}
+
+HWY_POP_ATTRIBUTES
+
+// Whether the kernels above take BF16 weights on this CPU (activations then rounded to bf16).
+inline bool bf16_dot_avx512() { return cpu_has_avx512_vnni() && cpu_has_avx512_bf16(); }
+
+// dot_rows on AVX3_DL: true where a kernel above took the call, false for weight types (or a
+// CPU) they do not serve.
+inline bool dot_rows_avx512(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x,
+                            const QBlock* xq, std::int64_t T) {
+  if (!cpu_has_avx512_vnni()) return false;
+  if (xq && w.interleaved) {
+    interleaved_rows_avx512(y, w, r0, r1, xq, T);
+  } else if (xq && w.dtype == DType::Q8_0) {
+    quant_rows_plain_avx512<false>(y, w, r0, r1, xq, T);
+  } else if (xq && w.dtype == DType::Q4_0) {
+    quant_rows_plain_avx512<true>(y, w, r0, r1, xq, T);
+  } else if (x && w.dtype == DType::BF16 && bf16_dot_avx512()) {
+    bf16_rows_range_avx512(y, w, r0, r1, x, T);
+  } else {
+    return false;
+  }
+  return true;
+}
