@@ -35,6 +35,42 @@ enum class LogitsWanted { None, Last, All };
 // "hidden.{i}" (residual stream after block i), "final_norm_out".
 using TraceFn = std::function<void(const std::string& name, std::span<const float> values)>;
 
+class Model;
+
+// A batched step: several sequences, each its own State and its own span of tokens (one decode
+// token, or a chunk of a prompt), advanced by one pass over the weights (Model::forward(Batch&)).
+// The matrix products see the rows of every sequence at once, so the weights are read once per
+// step however many sequences run; the attention cores run per sequence.
+//
+// A Batch also owns the step's working memory (activations, logits), grown to the largest step
+// it has run and then reused: a caller that keeps one Batch across steps allocates nothing per
+// step once the sizes settle. Not thread-safe; one Batch per calling thread.
+class Batch {
+ public:
+  Batch();
+  Batch(Batch&&) noexcept;
+  Batch& operator=(Batch&&) noexcept;
+  ~Batch();
+
+  // Removes every entry (keeps the memory).
+  void clear();
+  // Appends a sequence: `ids` continue `state`, which the step advances in place. `ids` and
+  // `state` must stay alive and unmoved until the step has run. One token on a SUPRA model is a
+  // recurrent step; more is a parallel (chunked) block, exactly as Model::forward does.
+  // Returns the entry's index.
+  std::size_t add(std::span<const TokenId> ids, State& state, LogitsWanted wanted = LogitsWanted::Last);
+  std::size_t size() const;
+  bool empty() const { return size() == 0; }
+  // After Model::forward(batch): entry i's float32 logits, [T, V] row-major for All, [V] for
+  // Last, empty for None. Valid until the next step or clear().
+  std::span<const float> logits(std::size_t i) const;
+
+ private:
+  friend class Model;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 class Model {
  public:
   // Loads config.json and the weights of an HF-layout folder. Throws supra::Error.
@@ -54,6 +90,12 @@ class Model {
   // Ids out of [0, V) throw supra::Error before any work is done.
   std::vector<float> forward(std::span<const TokenId> ids, State& state, Mode mode,
                              LogitsWanted wanted = LogitsWanted::Last, const TraceFn& trace = {}) const;
+
+  // Runs one batched step over every entry of `batch` (see Batch). Each entry's logits and
+  // State equal those of forward(ids, state, mode) with Recurrent for one token and Parallel
+  // for more, to float32 rounding (the matrix products may take another kernel for more rows).
+  // Every entry is checked (ids in range, state of this model, no State twice) before any work.
+  void forward(Batch& batch) const;
 
  private:
   Model();

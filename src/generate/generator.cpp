@@ -77,6 +77,7 @@ GenerationResult generate(const Model& model, const std::vector<TokenId>& prompt
   result.prefill_seconds = seconds_since(start);
 
   start = Clock::now();
+  Batch step;  // the recurrent decode's working memory, reused by every token
   for (int i = 0; i < options.max_new_tokens; ++i) {
     const TokenId next = sampler.sample(logits, sequence);
     sequence.push_back(next);
@@ -94,7 +95,11 @@ GenerationResult generate(const Model& model, const std::vector<TokenId>& prompt
       state = model.new_state();
       logits = model.forward(sequence, state, Mode::Parallel);
     } else {
-      logits = model.forward(std::span(&next, 1), state, Mode::Recurrent);
+      step.clear();
+      step.add(std::span(&next, 1), state);
+      model.forward(step);
+      const std::span<const float> row = step.logits(0);
+      logits.assign(row.begin(), row.end());  // into the same memory: the sampler edits it
     }
   }
   result.decode_seconds = seconds_since(start);

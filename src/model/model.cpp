@@ -39,19 +39,82 @@ struct Model::Impl {
         weights(bind_for_inference(checkpoint, config)),
         transformer(config, weights) {}
 
-  // Token by token: every call sees exactly one token (O(1) work per token).
+  // Token by token: every call sees exactly one token (O(1) work per token), on one set of
+  // activations.
   std::vector<float> recurrent(std::span<const TokenId> ids, State& state, LogitsWanted wanted) const {
-    std::vector<float> all;
-    std::vector<float> last;
+    const std::size_t V = static_cast<std::size_t>(config.vocab_size);
+    std::vector<float> logits(wanted == LogitsWanted::All ? ids.size() * V : wanted == LogitsWanted::Last ? V : 0);
+    Activations acts;
     for (std::size_t t = 0; t < ids.size(); ++t) {
       const bool need = wanted == LogitsWanted::All || (wanted == LogitsWanted::Last && t + 1 == ids.size());
-      last = transformer.run(ids.subspan(t, 1), state, AttentionPath::Step,
-                             need ? LogitsWanted::Last : LogitsWanted::None, {});
-      if (wanted == LogitsWanted::All) all.insert(all.end(), last.begin(), last.end());
+      const SequenceStep step{ids.subspan(t, 1), &state, AttentionPath::Step,
+                              need ? LogitsWanted::Last : LogitsWanted::None};
+      transformer.run(std::span(&step, 1), acts);
+      if (need)
+        std::copy_n(acts.logits.begin(), V, logits.begin() + static_cast<std::ptrdiff_t>(wanted == LogitsWanted::All ? t * V : 0));
     }
-    return wanted == LogitsWanted::All ? all : last;
+    return logits;
+  }
+
+  // Ids in range and a state of this model, before any work is done.
+  void check(std::span<const TokenId> ids, const State& state) const {
+    for (std::size_t t = 0; t < ids.size(); ++t)
+      if (ids[t] < 0 || ids[t] >= config.vocab_size)
+        throw Error("token id " + std::to_string(ids[t]) + " at position " + std::to_string(t) +
+                    " is out of range for a vocabulary of " + std::to_string(config.vocab_size));
+    if (state.layers.size() != static_cast<std::size_t>(config.n_layers))
+      throw Error("state does not belong to this model (layer count differs)");
   }
 };
+
+struct Batch::Impl {
+  std::vector<SequenceStep> steps;
+  Activations activations;  // entry i's logits: rows first_logit[i] .. + logit_count[i]
+  std::size_t vocab = 0;     // of the model that ran the step
+  bool ran = false;  // logits are those of the entries now in the batch
+};
+
+Batch::Batch() : impl_(std::make_unique<Impl>()) {}
+Batch::Batch(Batch&&) noexcept = default;
+Batch& Batch::operator=(Batch&&) noexcept = default;
+Batch::~Batch() = default;
+
+void Batch::clear() {
+  impl_->steps.clear();
+  impl_->ran = false;
+}
+
+std::size_t Batch::add(std::span<const TokenId> ids, State& state, LogitsWanted wanted) {
+  // A single token is a recurrent step; the softmax teacher's attention ignores the path.
+  const AttentionPath path = ids.size() == 1 ? AttentionPath::Step : AttentionPath::Block;
+  impl_->steps.push_back(SequenceStep{ids, &state, path, wanted});
+  impl_->ran = false;
+  return impl_->steps.size() - 1;
+}
+
+std::size_t Batch::size() const { return impl_->steps.size(); }
+
+std::span<const float> Batch::logits(std::size_t i) const {
+  if (i >= impl_->steps.size()) throw Error("batch entry " + std::to_string(i) + " does not exist");
+  if (!impl_->ran) throw Error("batch entry " + std::to_string(i) + " has no logits: the step has not run");
+  const Activations& a = impl_->activations;
+  const std::size_t V = impl_->vocab;
+  return std::span<const float>(a.logits.data() + static_cast<std::size_t>(a.first_logit[i]) * V,
+                                static_cast<std::size_t>(a.logit_count[i]) * V);
+}
+
+void Model::forward(Batch& batch) const {
+  Batch::Impl& b = *batch.impl_;
+  for (std::size_t i = 0; i < b.steps.size(); ++i) {
+    impl_->check(b.steps[i].ids, *b.steps[i].state);
+    for (std::size_t j = 0; j < i; ++j)
+      if (b.steps[j].state == b.steps[i].state)
+        throw Error("batch entries " + std::to_string(j) + " and " + std::to_string(i) + " continue the same state");
+  }
+  impl_->transformer.run(b.steps, b.activations);
+  b.vocab = static_cast<std::size_t>(impl_->config.vocab_size);
+  b.ran = true;
+}
 
 Model::Model() = default;
 Model::Model(Model&&) noexcept = default;
@@ -81,13 +144,7 @@ State Model::new_state() const { return impl_->transformer.new_state(); }
 
 std::vector<float> Model::forward(std::span<const TokenId> ids, State& state, Mode mode, LogitsWanted wanted,
                                   const TraceFn& trace) const {
-  const int V = impl_->config.vocab_size;
-  for (std::size_t t = 0; t < ids.size(); ++t)
-    if (ids[t] < 0 || ids[t] >= V)
-      throw Error("token id " + std::to_string(ids[t]) + " at position " + std::to_string(t) +
-                  " is out of range for a vocabulary of " + std::to_string(V));
-  if (state.layers.size() != static_cast<std::size_t>(impl_->config.n_layers))
-    throw Error("state does not belong to this model (layer count differs)");
+  impl_->check(ids, state);
   if (ids.empty()) return {};
 
   switch (mode) {

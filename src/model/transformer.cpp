@@ -5,39 +5,81 @@
 #include <string>
 #include <utility>
 
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
+#include "kernels/thread_pool.h"
 #include "model/positional.h"
 
 namespace supra {
 namespace {
 
-using Buffer = std::vector<float>;
-
 // nn.GroupNorm's default epsilon, hard-coded in the reference (spec §3.9).
 constexpr float kGroupNormEps = 1e-5f;
 
-// Per-head attention work (multiply-adds) below which heads run on one thread (a team costs
-// more). Softmax kv groups are threaded from less: each is a pair of GEMMs over the whole cache,
-// and in decode (T = 1) that is a few thousand keys; the GEMMs then run on their group's thread.
+// Attention work (multiply-adds) below which the attention tasks run on one thread (a team
+// costs more). Chunked linear attention is threaded over heads from this much work per head,
+// as before batching. Recurrent steps (S read and written once each, no GEMM) go to the spinning
+// pool from this much work over the whole batch: a few sequences' steps, not one sequence's.
+// Softmax kv groups are threaded from less: each is a pair of GEMMs over the whole cache, and
+// in decode (T = 1) that is a few thousand keys; the GEMMs then run on their group's thread.
 constexpr std::int64_t kMinThreadedHeadWork = std::int64_t{1} << 20;
+constexpr std::int64_t kMinThreadedStepWork = std::int64_t{1} << 19;
 constexpr std::int64_t kMinThreadedSoftmaxWork = std::int64_t{1} << 15;
 
-Buffer zeros(std::int64_t n) { return Buffer(static_cast<std::size_t>(n), 0.0f); }
-
-void emit(const TraceFn& trace, const std::string& name, const Buffer& values) {
-  if (trace) trace(name, values);
+// Shows the first n values of a buffer to the trace under "l{layer}.{what}" ("{what}" for a
+// negative layer). The name is built only when there is a trace: no allocation otherwise.
+void emit(const TraceFn& trace, int layer, const char* what, const std::vector<float>& buffer, std::int64_t n) {
+  if (!trace) return;
+  const std::string name = layer < 0 ? std::string(what) : "l" + std::to_string(layer) + "." + what;
+  trace(name, std::span<const float>(buffer.data(), static_cast<std::size_t>(n)));
 }
 
-std::string layer_name(int layer, const char* what) { return "l" + std::to_string(layer) + "." + what; }
+std::int64_t tokens(const SequenceStep& s) { return static_cast<std::int64_t>(s.ids.size()); }
 
-// Query-head view of kv-head rows (spec §3.3).
-Buffer repeat_heads(const Buffer& src, std::int64_t T, std::int64_t Hkv, std::int64_t H, std::int64_t d) {
-  Buffer dst = zeros(T * H * d);
-  kernels::repeat_kv_heads(dst.data(), src.data(), T, Hkv, H, d);
-  return dst;
+}  // namespace
+
+namespace {
+
+// order ← 0 .. n-1 sorted by ascending count (stable: insertion sort, no allocation once the
+// vector has grown), and first[i] ← the rows before sequence i in that order.
+void order_by_count(std::vector<std::size_t>& order, std::vector<std::int64_t>& first,
+                    const std::vector<std::int64_t>& count) {
+  const std::size_t n = count.size();
+  order.resize(n);
+  first.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t j = i;
+    for (; j > 0 && count[order[j - 1]] > count[i]; --j) order[j] = order[j - 1];
+    order[j] = i;
+  }
+  std::int64_t row = 0;
+  for (const std::size_t i : order) {
+    first[i] = row;
+    row += count[i];
+  }
 }
 
 }  // namespace
+
+void Transformer::lay_out(std::span<const SequenceStep> steps, Activations& a) const {
+  a.row_count.clear();  // clear() keeps the capacity: no allocation once grown
+  a.logit_count.clear();
+  for (const SequenceStep& s : steps) {
+    a.row_count.push_back(tokens(s));
+    a.logit_count.push_back(logit_rows(s));
+  }
+  order_by_count(a.row_order, a.first_row, a.row_count);
+  order_by_count(a.logit_order, a.first_logit, a.logit_count);
+}
+
+std::int64_t logit_rows(const SequenceStep& s) {
+  switch (s.wanted) {
+    case LogitsWanted::All: return tokens(s);
+    case LogitsWanted::Last: return s.ids.empty() ? 0 : 1;
+    case LogitsWanted::None: return 0;
+  }
+  return 0;
+}
 
 Transformer::Transformer(const ModelConfig& config, const Weights& weights, MatmulObserver observer)
     : c_(config),
@@ -46,9 +88,25 @@ Transformer::Transformer(const ModelConfig& config, const Weights& weights, Matm
       slopes_(decay_slopes(config)),
       observer_(std::move(observer)) {}
 
-void Transformer::project(float* out, const float* x, const kernels::Matrix& w, std::int64_t T) const {
-  if (observer_) observer_(w, x, T);
-  kernels::matmul(out, x, w, T);
+void Transformer::project(float* out, const float* x, const kernels::Matrix& w, std::span<const std::int64_t> first,
+                          std::span<const std::int64_t> count, std::span<const std::size_t> order, Op op) const {
+  std::int64_t rows = 0;
+  for (const std::int64_t n : count) rows += n;
+  if (rows == 0) return;
+  if (observer_) observer_(w, x, rows);
+  const OpTimer timer(profile_, op);
+  if (profile_) (*profile_)[op].weight_bytes += static_cast<std::int64_t>(w.row_bytes()) * w.rows;
+  // The sequences below the GEMM threshold lead the layout: their rows are [0, shared), one
+  // pass of the dot-product kernels over the weights for all of them.
+  const std::int64_t threshold = kernels::gemm_min_tokens(w.dtype);
+  std::int64_t shared = 0;
+  std::size_t k = 0;
+  for (; k < order.size() && count[order[k]] < threshold; ++k) shared += count[order[k]];
+  kernels::matmul_rowwise(out, x, w, shared);
+  for (; k < order.size(); ++k) {
+    const std::size_t i = order[k];
+    kernels::matmul(out + first[i] * w.rows, x + first[i] * w.cols, w, count[i]);
+  }
 }
 
 State Transformer::new_state() const {
@@ -61,127 +119,250 @@ State Transformer::new_state() const {
 
 std::vector<float> Transformer::run(std::span<const TokenId> ids, State& state, AttentionPath path,
                                     LogitsWanted wanted, const TraceFn& trace) const {
-  const std::int64_t T = static_cast<std::int64_t>(ids.size()), D = c_.dim;
-  Buffer x = zeros(T * D);
-  for (std::int64_t t = 0; t < T; ++t) kernels::copy_row(&x[t * D], w_.embed, ids[t]);
-  emit(trace, "embed", x);
+  const SequenceStep step{ids, &state, path, wanted};
+  Activations acts;
+  run(std::span(&step, 1), acts, trace);
+  return std::vector<float>(acts.logits.begin(), acts.logits.begin() + logit_rows(step) * c_.vocab_size);
+}
 
-  Buffer z = zeros(T * D), attn = zeros(T * D);
+void Transformer::run(std::span<const SequenceStep> steps, Activations& a, const TraceFn& trace) const {
+  const std::int64_t D = c_.dim;
+  std::int64_t R = 0, wanted_rows = 0;
+  for (const SequenceStep& s : steps) {
+    R += tokens(s);
+    wanted_rows += logit_rows(s);
+  }
+  a.reserve(c_, R, wanted_rows);
+  if (R == 0) return;
+
+  lay_out(steps, a);
+  {
+    const OpTimer timer(profile_, Op::Embed);
+    for (std::size_t i = 0; i < steps.size(); ++i)
+      for (std::int64_t t = 0; t < tokens(steps[i]); ++t)
+        kernels::copy_row(&a.x[static_cast<std::size_t>((a.first_row[i] + t) * D)], w_.embed, steps[i].ids[t]);
+  }
+  emit(trace, -1, "embed", a.x, R * D);
+
   for (int i = 0; i < c_.n_layers; ++i) {
     const LayerWeights& lw = w_.layers[i];
-    LayerState& ls = state.layers[i];
-    kernels::rmsnorm(z.data(), x.data(), lw.attn_norm.data(), T, D, c_.norm_eps);
-    emit(trace, layer_name(i, "attn_norm_out"), z);
+    {
+      const OpTimer timer(profile_, Op::Norm);
+      kernels::rmsnorm(a.z.data(), a.x.data(), lw.attn_norm.data(), R, D, c_.norm_eps);
+    }
+    emit(trace, i, "attn_norm_out", a.z, R * D);
     if (c_.attention == AttentionKind::Linear)
-      linear_attention(attn.data(), z.data(), T, state.position, ls, lw, path, i, trace);
+      linear_attention(steps, a, R, i, trace);
     else
-      softmax_attention(attn.data(), z.data(), T, state.position, ls, lw, i, trace);
-    emit(trace, layer_name(i, "attn_out"), attn);
-    for (std::int64_t j = 0; j < T * D; ++j) x[j] += attn[j];
-    feed_forward(x.data(), T, lw);
-    emit(trace, "hidden." + std::to_string(i + 1), x);
+      softmax_attention(steps, a, R, i, trace);
+    emit(trace, i, "attn_out", a.attn, R * D);
+    {
+      const OpTimer timer(profile_, Op::FfnActivation);
+      for (std::int64_t j = 0; j < R * D; ++j) a.x[j] += a.attn[j];
+    }
+    feed_forward(a, R, lw);
+    if (trace) trace("hidden." + std::to_string(i + 1), std::span<const float>(a.x.data(), std::size_t(R * D)));
   }
-  state.position += T;
+  for (const SequenceStep& s : steps) s.state->position += tokens(s);
 
-  if (wanted == LogitsWanted::None) return {};
-  const std::int64_t first = wanted == LogitsWanted::Last ? T - 1 : 0;
-  const std::int64_t n = T - first;
-  kernels::rmsnorm(z.data(), x.data() + first * D, w_.final_norm.data(), n, D, c_.norm_eps);
-  if (trace && wanted == LogitsWanted::All) emit(trace, "final_norm_out", z);
-  Buffer logits = zeros(n * c_.vocab_size);
-  project(logits.data(), z.data(), w_.output, n);
-  return logits;
-}
-
-void Transformer::linear_attention(float* out, const float* z, std::int64_t T, std::int64_t pos, LayerState& ls,
-                                   const LayerWeights& lw, AttentionPath path, int layer,
-                                   const TraceFn& trace) const {
-  const std::int64_t H = c_.n_heads, Hkv = c_.n_kv_heads, dh = c_.head_dim, dqk = c_.qk_dim, dv = c_.v_dim;
-  // Projections (spec §3.1) and the ReLU feature map over all heads at once (§3.2).
-  Buffer q = zeros(T * H * dh), k = zeros(T * Hkv * dh), v = zeros(T * Hkv * dv);
-  project(q.data(), z, lw.wq, T);
-  project(k.data(), z, lw.wk, T);
-  project(v.data(), z, lw.wv, T);
-  Buffer qf = zeros(T * H * dqk), kf_kv = zeros(T * Hkv * dqk);
-  project(qf.data(), q.data(), lw.feat_q, T);
-  kernels::add_bias(qf.data(), lw.feat_q_bias.data(), T, H * dqk);
-  kernels::relu(qf.data(), T * H * dqk);
-  project(kf_kv.data(), k.data(), lw.feat_k, T);
-  kernels::add_bias(kf_kv.data(), lw.feat_k_bias.data(), T, Hkv * dqk);
-  kernels::relu(kf_kv.data(), T * Hkv * dqk);
-  // GQA repeat (§3.3), then qk-norm over all H·dqk features (§3.4), then rotary (§3.5).
-  Buffer kf = repeat_heads(kf_kv, T, Hkv, H, dqk);
-  Buffer vr = repeat_heads(v, T, Hkv, H, dv);
-  if (c_.qk_norm) {
-    kernels::rmsnorm(qf.data(), qf.data(), lw.q_norm.data(), T, H * dqk, c_.norm_eps);
-    kernels::rmsnorm(kf.data(), kf.data(), lw.k_norm.data(), T, H * dqk, c_.norm_eps);
-  }
-  if (c_.rotary) {
-    kernels::rope(qf.data(), T, H, dqk, dh, pos, inv_freq_.data());
-    kernels::rope(kf.data(), T, H, dqk, dh, pos, inv_freq_.data());
-  }
-  emit(trace, layer_name(layer, "q_feat"), qf);
-  emit(trace, layer_name(layer, "k_feat"), kf);
-  emit(trace, layer_name(layer, "v"), vr);
-
-  // Decayed causal linear attention per head (§3.7 / §3.8), continuing the layer state.
-  const float scale = float(1.0 / std::sqrt(double(dqk)));
-  Buffer o = zeros(T * H * dv);
-  const bool threaded = path == AttentionPath::Block && T * dqk * dv >= kMinThreadedHeadWork;
-#pragma omp parallel for schedule(static) if (threaded)
-  for (std::int64_t h = 0; h < H; ++h) {
-    float* S = &ls.matrix[static_cast<std::size_t>(h * dqk * dv)];
-    const float slope = slopes_[static_cast<std::size_t>(h)];
-    if (path == AttentionPath::Step) {
-      const float gamma = std::exp(-slope);  // the reference evaluates γ in the activation dtype
-      kernels::linear_attention_step(&o[h * dv], S, &qf[h * dqk], &kf[h * dqk], &vr[h * dv], dqk, dv, gamma, scale);
-    } else {
-      kernels::linear_attention_block(&o[h * dv], H * dv, S, &qf[h * dqk], H * dqk, &kf[h * dqk], H * dqk,
-                                      &vr[h * dv], H * dv, T, dqk, dv, -double(slope), scale);
+  if (wanted_rows == 0) return;
+  // Final norm of the rows that want logits (each sequence's last logit_count rows), gathered
+  // in the logit layout, then the output projection over them.
+  {
+    const OpTimer timer(profile_, Op::Norm);
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const std::int64_t n = a.logit_count[i], from = a.first_row[i] + a.row_count[i] - n;
+      kernels::rmsnorm(&a.z[static_cast<std::size_t>(a.first_logit[i] * D)], &a.x[static_cast<std::size_t>(from * D)],
+                       w_.final_norm.data(), n, D, c_.norm_eps);
     }
   }
-  emit(trace, layer_name(layer, "attn_raw"), o);
-  kernels::group_norm(o.data(), o.data(), T, H, dv, kGroupNormEps);
-  emit(trace, layer_name(layer, "groupnorm_out"), o);
-  project(out, o.data(), lw.wo, T);
+  if (steps.size() == 1 && steps[0].wanted == LogitsWanted::All) emit(trace, -1, "final_norm_out", a.z, R * D);
+  project(a.logits.data(), a.z.data(), w_.output, a.first_logit, a.logit_count, a.logit_order, Op::Logits);
 }
 
-void Transformer::softmax_attention(float* out, const float* z, std::int64_t T, std::int64_t pos, LayerState& ls,
-                                    const LayerWeights& lw, int layer, const TraceFn& trace) const {
-  const std::int64_t H = c_.n_heads, Hkv = c_.n_kv_heads, d = c_.qk_dim, dv = c_.v_dim, r = H / Hkv;
-  Buffer q = zeros(T * H * d), k = zeros(T * Hkv * d), v = zeros(T * Hkv * dv);
-  project(q.data(), z, lw.wq, T);
-  project(k.data(), z, lw.wk, T);
-  project(v.data(), z, lw.wv, T);
-  if (c_.rotary) {
-    kernels::rope(q.data(), T, H, d, d, pos, inv_freq_.data());
-    kernels::rope(k.data(), T, Hkv, d, d, pos, inv_freq_.data());
+void Transformer::feature_maps(std::span<const SequenceStep> steps, Activations& a, std::int64_t R,
+                               const LayerWeights& lw) const {
+  const std::int64_t H = c_.n_heads, Hkv = c_.n_kv_heads, dh = c_.head_dim, dqk = c_.qk_dim, dv = c_.v_dim;
+  // The ReLU feature map over all heads and rows at once (§3.2).
+  kernels::add_bias(a.q_feat.data(), lw.feat_q_bias.data(), R, H * dqk);
+  kernels::relu(a.q_feat.data(), R * H * dqk);
+  kernels::add_bias(a.k_feat_kv.data(), lw.feat_k_bias.data(), R, Hkv * dqk);
+  kernels::relu(a.k_feat_kv.data(), R * Hkv * dqk);
+  // GQA repeat (§3.3), then qk-norm over all H·dqk features (§3.4), then rotary at each
+  // sequence's own positions (§3.5).
+  kernels::repeat_kv_heads(a.k_feat.data(), a.k_feat_kv.data(), R, Hkv, H, dqk);
+  kernels::repeat_kv_heads(a.v_rep.data(), a.v.data(), R, Hkv, H, dv);
+  float* qf = a.q_feat.data();
+  float* kf = a.k_feat.data();
+  if (c_.qk_norm) {
+    kernels::rmsnorm(qf, qf, lw.q_norm.data(), R, H * dqk, c_.norm_eps);
+    kernels::rmsnorm(kf, kf, lw.k_norm.data(), R, H * dqk, c_.norm_eps);
   }
-  emit(trace, layer_name(layer, "q"), q);
-  // The cache keeps post-rotary keys and values of the kv heads; repetition is by indexing.
-  ls.keys.insert(ls.keys.end(), k.begin(), k.end());
-  ls.values.insert(ls.values.end(), v.begin(), v.end());
-  const float scale = float(1.0 / std::sqrt(double(d)));
-  Buffer o = zeros(T * H * dv);
-  const std::int64_t keys = pos + T;
-  // One task per kv group: its r query heads share one read of the group's cached keys and values.
-#pragma omp parallel for schedule(static) if (T * keys * d * r >= kMinThreadedSoftmaxWork)
-  for (std::int64_t g = 0; g < Hkv; ++g)
-    kernels::softmax_attention(&o[g * r * dv], H * dv, &q[g * r * d], H * d, r, &ls.keys[g * d], Hkv * d,
-                               &ls.values[g * dv], Hkv * dv, T, pos, d, dv, scale);
-  emit(trace, layer_name(layer, "attn_raw"), o);
-  project(out, o.data(), lw.wo, T);
+  if (c_.rotary) {
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const SequenceStep& s = steps[i];
+      const std::int64_t row = a.first_row[i];
+      kernels::rope(qf + row * H * dqk, tokens(s), H, dqk, dh, s.state->position, inv_freq_.data());
+      kernels::rope(kf + row * H * dqk, tokens(s), H, dqk, dh, s.state->position, inv_freq_.data());
+    }
+  }
 }
 
-void Transformer::feed_forward(float* x, std::int64_t T, const LayerWeights& lw) const {
+void Transformer::linear_attention(std::span<const SequenceStep> steps, Activations& a, std::int64_t R, int layer,
+                                   const TraceFn& trace) const {
+  const LayerWeights& lw = w_.layers[layer];
+  const std::int64_t H = c_.n_heads, dqk = c_.qk_dim, dv = c_.v_dim;
+  // Projections (spec §3.1) and the feature maps (§3.2-3.5).
+  project(a.q.data(), a.z.data(), lw.wq, a, Op::AttnProjection);
+  project(a.k.data(), a.z.data(), lw.wk, a, Op::AttnProjection);
+  project(a.v.data(), a.z.data(), lw.wv, a, Op::AttnProjection);
+  project(a.q_feat.data(), a.q.data(), lw.feat_q, a, Op::FeatureMap);
+  project(a.k_feat_kv.data(), a.k.data(), lw.feat_k, a, Op::FeatureMap);
+  {
+    const OpTimer timer(profile_, Op::FeatureMap);
+    feature_maps(steps, a, R, lw);
+  }
+  emit(trace, layer, "q_feat", a.q_feat, R * H * dqk);
+  emit(trace, layer, "k_feat", a.k_feat, R * H * dqk);
+  emit(trace, layer, "v", a.v_rep, R * H * dv);
+  {
+    const OpTimer timer(profile_, Op::AttentionCore);
+    linear_attention_core(steps, a, layer);
+  }
+  emit(trace, layer, "attn_raw", a.o, R * H * dv);
+  {
+    const OpTimer timer(profile_, Op::GroupNorm);
+    kernels::group_norm(a.o.data(), a.o.data(), R, H, dv, kGroupNormEps);
+  }
+  emit(trace, layer, "groupnorm_out", a.o, R * H * dv);
+  project(a.attn.data(), a.o.data(), lw.wo, a, Op::OutProjection);
+}
+
+void Transformer::linear_attention_core(std::span<const SequenceStep> steps, Activations& a, int layer) const {
+  const std::int64_t H = c_.n_heads, dqk = c_.qk_dim, dv = c_.v_dim;
+  // Decayed causal linear attention per sequence and head (§3.7 / §3.8), continuing each
+  // sequence's layer state.
+  const float scale = float(1.0 / std::sqrt(double(dqk)));
+  const float* qf = a.q_feat.data();
+  const float* kf = a.k_feat.data();
+  const float* vr = a.v_rep.data();
+  float* o = a.o.data();
+  const auto head = [&](const SequenceStep& s, std::int64_t first_row, std::int64_t h) {
+    float* S = &s.state->layers[static_cast<std::size_t>(layer)].matrix[static_cast<std::size_t>(h * dqk * dv)];
+    const float slope = slopes_[static_cast<std::size_t>(h)];
+    const std::int64_t base = first_row * H;
+    if (s.path == AttentionPath::Step) {
+      const float gamma = std::exp(-slope);  // the reference evaluates γ in the activation dtype
+      kernels::linear_attention_step(o + (base + h) * dv, S, qf + (base + h) * dqk, kf + (base + h) * dqk,
+                                     vr + (base + h) * dv, dqk, dv, gamma, scale);
+    } else {
+      kernels::linear_attention_block(o + (base + h) * dv, H * dv, S, qf + (base + h) * dqk, H * dqk,
+                                      kf + (base + h) * dqk, H * dqk, vr + (base + h) * dv, H * dv, tokens(s), dqk,
+                                      dv, -double(slope), scale);
+    }
+  };
+  // Chunked blocks: threaded over heads (their GEMMs run on the head's thread), one sequence
+  // after another, as a single sequence always was.
+  std::int64_t step_work = 0;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const SequenceStep& s = steps[i];
+    if (s.path == AttentionPath::Step) step_work += tokens(s) * H * dqk * dv;
+    if (s.path != AttentionPath::Block || s.ids.empty()) continue;
+#pragma omp parallel for schedule(static) if (tokens(s) * dqk * dv >= kMinThreadedHeadWork)
+    for (std::int64_t h = 0; h < H; ++h) head(s, a.first_row[i], h);
+  }
+  if (step_work == 0) return;
+  // Recurrent steps: one task per sequence (its H heads), on the spinning pool.
+  const auto sequence = [&](std::int64_t i) {
+    const SequenceStep& s = steps[static_cast<std::size_t>(i)];
+    if (s.path == AttentionPath::Step)
+      for (std::int64_t h = 0; h < H; ++h) head(s, a.first_row[static_cast<std::size_t>(i)], h);
+  };
+  const std::int64_t n = static_cast<std::int64_t>(steps.size());
+  if (step_work >= kMinThreadedStepWork) {
+    kernels::parallel_for(n, sequence);
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) sequence(i);
+  }
+}
+
+void Transformer::softmax_attention(std::span<const SequenceStep> steps, Activations& a, std::int64_t R, int layer,
+                                    const TraceFn& trace) const {
+  const LayerWeights& lw = w_.layers[layer];
+  const std::int64_t H = c_.n_heads, d = c_.qk_dim, dv = c_.v_dim;
+  project(a.q.data(), a.z.data(), lw.wq, a, Op::AttnProjection);
+  project(a.k.data(), a.z.data(), lw.wk, a, Op::AttnProjection);
+  project(a.v.data(), a.z.data(), lw.wv, a, Op::AttnProjection);
+  {
+    const OpTimer timer(profile_, Op::FeatureMap);
+    rotate_and_cache(steps, a, layer);
+  }
+  emit(trace, layer, "q", a.q, R * H * d);
+  {
+    const OpTimer timer(profile_, Op::AttentionCore);
+    softmax_attention_core(steps, a, layer);
+  }
+  emit(trace, layer, "attn_raw", a.o, R * H * dv);
+  project(a.attn.data(), a.o.data(), lw.wo, a, Op::OutProjection);
+}
+
+void Transformer::rotate_and_cache(std::span<const SequenceStep> steps, Activations& a, int layer) const {
+  const std::int64_t H = c_.n_heads, Hkv = c_.n_kv_heads, d = c_.qk_dim, dv = c_.v_dim;
+  float* q = a.q.data();
+  float* k = a.k.data();
+  const float* v = a.v.data();
+  // Rotary at each sequence's positions; the cache keeps post-rotary keys and values of the kv
+  // heads (repetition is by indexing).
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const SequenceStep& s = steps[i];
+    const std::int64_t T = tokens(s), pos = s.state->position, row = a.first_row[i];
+    if (c_.rotary) {
+      kernels::rope(q + row * H * d, T, H, d, d, pos, inv_freq_.data());
+      kernels::rope(k + row * Hkv * d, T, Hkv, d, d, pos, inv_freq_.data());
+    }
+    LayerState& ls = s.state->layers[static_cast<std::size_t>(layer)];
+    ls.keys.insert(ls.keys.end(), k + row * Hkv * d, k + (row + T) * Hkv * d);
+    ls.values.insert(ls.values.end(), v + row * Hkv * dv, v + (row + T) * Hkv * dv);
+  }
+}
+
+void Transformer::softmax_attention_core(std::span<const SequenceStep> steps, Activations& a, int layer) const {
+  const std::int64_t H = c_.n_heads, Hkv = c_.n_kv_heads, d = c_.qk_dim, dv = c_.v_dim, r = H / Hkv;
+  const float scale = float(1.0 / std::sqrt(double(d)));
+  const float* q = a.q.data();
+  float* o = a.o.data();
+  std::int64_t work = 0;
+  for (const SequenceStep& s : steps) work += tokens(s) * (s.state->position + tokens(s)) * d * r;
+  // One task per (sequence, kv group): a group's r query heads share one read of its cached
+  // keys and values (which already hold this step's tokens).
+  const std::int64_t groups = static_cast<std::int64_t>(steps.size()) * Hkv;
+#pragma omp parallel for schedule(static) if (work >= kMinThreadedSoftmaxWork)
+  for (std::int64_t task = 0; task < groups; ++task) {
+    const SequenceStep& s = steps[static_cast<std::size_t>(task / Hkv)];
+    const std::int64_t g = task % Hkv, first = a.first_row[static_cast<std::size_t>(task / Hkv)];
+    const std::int64_t T = tokens(s), pos = s.state->position;
+    if (T == 0) continue;
+    const LayerState& ls = s.state->layers[static_cast<std::size_t>(layer)];
+    kernels::softmax_attention(o + first * H * dv + g * r * dv, H * dv, q + first * H * d + g * r * d, H * d, r,
+                               &ls.keys[g * d], Hkv * d, &ls.values[g * dv], Hkv * dv, T, pos, d, dv, scale);
+  }
+}
+
+void Transformer::feed_forward(Activations& a, std::int64_t R, const LayerWeights& lw) const {
   const std::int64_t D = c_.dim, F = c_.ffn_dim;
-  Buffer z = zeros(T * D), gate = zeros(T * F), up = zeros(T * F), down = zeros(T * D);
-  kernels::rmsnorm(z.data(), x, lw.ffn_norm.data(), T, D, c_.norm_eps);
-  project(gate.data(), z.data(), lw.w_gate, T);
-  project(up.data(), z.data(), lw.w_up, T);
-  kernels::silu_mul(gate.data(), gate.data(), up.data(), T * F);
-  project(down.data(), gate.data(), lw.w_down, T);
-  for (std::int64_t j = 0; j < T * D; ++j) x[j] += down[j];
+  {
+    const OpTimer timer(profile_, Op::Norm);
+    kernels::rmsnorm(a.z.data(), a.x.data(), lw.ffn_norm.data(), R, D, c_.norm_eps);
+  }
+  project(a.gate.data(), a.z.data(), lw.w_gate, a, Op::FfnProjection);
+  project(a.up.data(), a.z.data(), lw.w_up, a, Op::FfnProjection);
+  {
+    const OpTimer timer(profile_, Op::FfnActivation);
+    kernels::silu_mul(a.gate.data(), a.gate.data(), a.up.data(), R * F);
+  }
+  project(a.down.data(), a.gate.data(), lw.w_down, a, Op::FfnProjection);
+  const OpTimer timer(profile_, Op::FfnActivation);
+  for (std::int64_t j = 0; j < R * D; ++j) a.x[j] += a.down[j];
 }
 
 }  // namespace supra
