@@ -1,25 +1,58 @@
 #!/usr/bin/env node
-// Load test of `supra serve` (not a CI test): starts the built server on a free port with the
-// shipped model, then runs a bounded number of streaming completions from N concurrent
-// clients and reports errors, throughput, the server's RSS before and after warm-up, and
-// time to first token for a long prompt without and with its prefix cached.
+// Load test of `supra serve` (not a CI test): starts the built server on a free port, then for
+// each client count runs streaming completions from that many concurrent clients (each sends
+// --requests-per-client in a row) and reports, per count, the aggregate streamed tokens per
+// second and the time to first token; then the time to first token of a long prompt without
+// and with its prefix cached, errors and the server's RSS.
 //
-//   node bench/serve_load.mjs [--cli build/tools/supra/supra] [--clients 32] [--requests 320]
-//                             [--max-tokens 64] [--parallel 8]
-// Uses only Node's standard library (fetch, child_process).
+//   node bench/serve_load.mjs [--cli build/tools/supra/supra] [--model DIR] [--clients-list 1,8,32]
+//                             [--requests-per-client 2] [--max-tokens 32] [--parallel N]
+//                             [--long-prompt 1000] [--threads N] [--json]
+//
+// --model: a model folder (default: the model shipped with supra). A folder written by
+//   `supra quantize --synthetic ...` has no tokenizer: copy one of the same vocabulary in, e.g.
+//   tests/data/tokenizer/mistral-7b-v0.1.model (32000 ids) as DIR/tokenizer.model.
+// --parallel: the server's batch (default: the largest client count, so every client runs).
+// --long-prompt: tokens of the long prompt (0: skip that measurement).
+// Prints a table (or, with --json, one JSON object). Uses only Node's standard library.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []));
-const cli = args.cli ?? 'build/tools/supra/supra';
-const clients = Number(args.clients ?? 32);
-const requests = Number(args.requests ?? 320);
-const maxTokens = Number(args['max-tokens'] ?? 64);
-const parallel = Number(args.parallel ?? 8);
+  process.argv.slice(2).reduce((pairs, a, i, all) => {
+    if (!a.startsWith('--')) return pairs;
+    const value = all[i + 1] === undefined || all[i + 1].startsWith('--') ? 'true' : all[i + 1];
+    return [...pairs, [a.slice(2), value]];
+  }, []));
+const known = ['cli', 'model', 'clients-list', 'requests-per-client', 'max-tokens', 'parallel', 'long-prompt', 'threads', 'json'];
+for (const k of Object.keys(args)) if (!known.includes(k)) fail(`unknown option --${k} (known: ${known.map((n) => '--' + n).join(' ')})`);
 
-const server = spawn(cli, ['serve', '--port', '0', '--parallel', String(parallel), '--queue', String(clients * 2)],
-  { stdio: ['ignore', 'ignore', 'pipe'] });
+function fail(message) {
+  console.error(`error: ${message}`);
+  process.exit(1);
+}
+function positive(name, fallback, min = 1) {
+  const v = Number(args[name] ?? fallback);
+  if (!Number.isInteger(v) || v < min) fail(`--${name} must be an integer >= ${min}, not '${args[name]}'`);
+  return v;
+}
+
+const cli = args.cli ?? 'build/tools/supra/supra';
+const clientsList = (args['clients-list'] ?? '1,8,32').split(',').map((s) => {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) fail(`--clients-list takes positive integers separated by commas, not '${args['clients-list']}'`);
+  return n;
+});
+const perClient = positive('requests-per-client', 2);
+const maxTokens = positive('max-tokens', 32);
+const parallel = positive('parallel', Math.max(...clientsList));
+const longPrompt = positive('long-prompt', 1000, 0);
+const asJson = args.json === 'true';
+
+const serverArgs = ['serve', '--port', '0', '--parallel', String(parallel), '--queue', String(Math.max(...clientsList) * 2)];
+if (args.model) serverArgs.push('--model', args.model);
+if (args.threads) serverArgs.push('--threads', args.threads);
+const server = spawn(cli, serverArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
 const port = await new Promise((resolve, reject) => {
   let err = '';
   server.stderr.on('data', (c) => {
@@ -27,67 +60,93 @@ const port = await new Promise((resolve, reject) => {
     const m = /listening on http:\/\/[^:]+:(\d+)/.exec(err);
     if (m) resolve(Number(m[1]));
   });
-  server.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
-});
+  server.on('error', (e) => reject(new Error(`cannot start ${cli}: ${e.message}`)));
+  server.on('exit', (code) => reject(new Error(`server exited (${code}): ${err.trim()}`)));
+}).catch((e) => fail(e.message));
 const base = `http://127.0.0.1:${port}`;
 const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))[1]) / 1024;
 
-// One streamed completion; resolves to {ttft, tokens} in seconds / chunks, or throws.
+// One streamed completion: {ttft (s, until the first token's chunk), tokens (chunks carrying a
+// token, i.e. all but the last one with finish_reason)}, or throws.
 async function streamOne(body) {
   const start = performance.now();
   const res = await fetch(`${base}/v1/completions`, {
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) });
   if (res.status !== 200) throw new Error(`status ${res.status}: ${await res.text()}`);
-  let ttft = null, chunks = 0, text = '';
+  let ttft = null, text = '';
   const decoder = new TextDecoder();
   for await (const part of res.body) {
-    if (ttft === null) ttft = (performance.now() - start) / 1000;
     text += decoder.decode(part, { stream: true });
+    if (ttft === null && text.includes('data: {')) ttft = (performance.now() - start) / 1000;
   }
-  for (const line of text.split('\n\n')) if (line.startsWith('data: {')) chunks++;
   if (!text.trimEnd().endsWith('data: [DONE]')) throw new Error('stream did not end with [DONE]');
-  return { ttft, chunks };
+  let tokens = 0;
+  for (const event of text.split('\n\n'))
+    if (event.startsWith('data: {') && JSON.parse(event.slice(6)).choices[0].finish_reason === null) tokens++;
+  return { ttft, tokens };
 }
 
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const prompts = ['Once upon a time', 'Lily and Tom', 'The little dog', 'One day, a girl'];
-const rssStart = rssMiB();
-// Warm-up: one request per client.
-await Promise.all(Array.from({ length: clients }, (_, i) =>
-  streamOne({ prompt: prompts[i % prompts.length], max_tokens: maxTokens, temperature: 0.8, seed: i })));
-const rssWarm = rssMiB();
+let errors = 0;
 
-let next = 0, errors = 0, chunks = 0;
-const t0 = performance.now();
-await Promise.all(Array.from({ length: clients }, async () => {
-  while (next < requests) {
-    const i = next++;
-    try {
-      // Await first: `chunks += await ...` would read `chunks` before the await and lose updates.
-      const r = await streamOne({ prompt: prompts[i % prompts.length], max_tokens: maxTokens, temperature: 0.8, seed: i });
-      chunks += r.chunks;
-    } catch (e) {
-      errors++;
-      console.error(String(e));
+// Warm-up: one request (page in the weights, start the threads).
+await streamOne({ prompt: prompts[0], max_tokens: 2, temperature: 0 });
+const rssStart = rssMiB();
+
+const runs = [];
+for (const clients of clientsList) {
+  let tokens = 0, seed = 0;
+  const ttfts = [];
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, async (_, c) => {
+    for (let k = 0; k < perClient; ++k) {
+      const i = seed++;
+      try {
+        const r = await streamOne({ prompt: prompts[(c + k) % prompts.length], max_tokens: maxTokens, temperature: 0.8, seed: i });
+        tokens += r.tokens;
+        ttfts.push(r.ttft);
+      } catch (e) {
+        errors++;
+        console.error(String(e));
+      }
     }
-  }
-}));
-const seconds = (performance.now() - t0) / 1000;
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  ttfts.sort((a, b) => a - b);
+  runs.push({
+    clients, requests: clients * perClient, tokens, seconds: +seconds.toFixed(2),
+    tokens_per_s: +(tokens / seconds).toFixed(1),
+    ttft_s: { p50: +quantile(ttfts, 0.5).toFixed(3), p90: +quantile(ttfts, 0.9).toFixed(3), max: +ttfts[ttfts.length - 1].toFixed(3) },
+  });
+}
 const rssEnd = rssMiB();
 
-// Time to first token for a long prompt (~1000 tokens): cold (a fresh prefix), then cached.
-const long = Array.from({ length: 1000 }, (_, i) => 20 + ((i * 7919) % 480));
-const cold = (await streamOne({ prompt: [1, ...long], max_tokens: 1, temperature: 0 })).ttft;
-const warm = (await streamOne({ prompt: [1, ...long, 30], max_tokens: 1, temperature: 0 })).ttft;
-const metrics = await (await fetch(`${base}/metrics`)).text();
+// Time to first token of a long prompt on the idle server: cold (a fresh prefix), then with
+// all but its last token cached.
+let longTtft = null;
+if (longPrompt > 0) {
+  const long = Array.from({ length: longPrompt }, (_, i) => 20 + ((i * 7919) % 480));
+  const cold = (await streamOne({ prompt: [1, ...long], max_tokens: 1, temperature: 0 })).ttft;
+  const warm = (await streamOne({ prompt: [1, ...long, 30], max_tokens: 1, temperature: 0 })).ttft;
+  longTtft = { tokens: longPrompt + 1, uncached: +cold.toFixed(3), cached_prefix: +warm.toFixed(3) };
+}
 server.kill('SIGTERM');
 
-console.log(JSON.stringify({
-  clients, requests, max_tokens: maxTokens, parallel, errors,
-  seconds: +seconds.toFixed(2),
-  requests_per_s: +(requests / seconds).toFixed(1),
-  streamed_tokens_per_s: +(chunks / seconds).toFixed(1),
-  rss_mib: { start: +rssStart.toFixed(1), after_warmup: +rssWarm.toFixed(1), end: +rssEnd.toFixed(1) },
-  ttft_long_prompt_s: { uncached: +cold.toFixed(4), cached_prefix: +warm.toFixed(4) },
-  cache_hits: Number(/supra_cache_hits_total (\d+)/.exec(metrics)[1]),
-}, null, 2));
+const result = {
+  model: args.model ?? '(shipped)', max_tokens: maxTokens, requests_per_client: perClient, parallel, errors, runs,
+  ttft_long_prompt_s: longTtft, rss_mib: { after_warmup: +rssStart.toFixed(1), end: +rssEnd.toFixed(1) },
+};
+if (asJson) {
+  console.log(JSON.stringify(result, null, 2));
+} else {
+  console.log(`model ${result.model}, --parallel ${parallel}, ${perClient} requests per client of ${maxTokens} tokens, errors ${errors}`);
+  console.log('| clients | requests | tokens | seconds | aggregate tok/s | TTFT p50 s | TTFT p90 s | TTFT max s |');
+  console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of runs)
+    console.log(`| ${r.clients} | ${r.requests} | ${r.tokens} | ${r.seconds} | ${r.tokens_per_s} | ${r.ttft_s.p50} | ${r.ttft_s.p90} | ${r.ttft_s.max} |`);
+  if (longTtft)
+    console.log(`long prompt (${longTtft.tokens} tokens) TTFT: ${longTtft.uncached} s uncached, ${longTtft.cached_prefix} s with its prefix cached`);
+  console.log(`RSS ${result.rss_mib.after_warmup} MiB after warm-up, ${result.rss_mib.end} MiB at the end`);
+}
 process.exit(errors === 0 ? 0 : 1);

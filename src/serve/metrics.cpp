@@ -39,6 +39,11 @@ std::string Metrics::prometheus() const {
   emit(o, "supra_cache_hit_tokens_total", "counter", "prompt tokens not prefilled thanks to the cache",
        cache_hit_tokens_total);
   emit(o, "supra_cancelled_total", "counter", "sequences cancelled by a client disconnect", cancelled_total);
+  emit(o, "supra_batch_steps_total", "counter", "batched forward passes, one per scheduler step", batch_steps_total);
+  emit(o, "supra_batch_sequences_total", "counter", "sequences advanced by the batched passes (per step: the batch size)",
+       batch_sequences_total);
+  emit(o, "supra_batch_mixed_steps_total", "counter", "batched passes that carried prompt blocks and decode tokens together",
+       batch_mixed_steps_total);
   emit(o, "supra_open_connections", "gauge", "HTTP connections being served", open_connections);
   emit(o, "supra_queue_depth", "gauge", "sequences waiting for a slot", queue_depth);
   emit(o, "supra_active_sequences", "gauge", "sequences being prefilled or decoded", active_sequences);

@@ -20,6 +20,9 @@ struct Metrics {
   std::atomic<std::uint64_t> cache_misses_total{0};
   std::atomic<std::uint64_t> cache_hit_tokens_total{0};  // prefill tokens skipped thanks to the cache
   std::atomic<std::uint64_t> cancelled_total{0};         // sequences dropped after a disconnect
+  std::atomic<std::uint64_t> batch_steps_total{0};       // batched forward passes (scheduler steps)
+  std::atomic<std::uint64_t> batch_sequences_total{0};   // sequences advanced by them (/ steps = mean batch)
+  std::atomic<std::uint64_t> batch_mixed_steps_total{0}; // steps with prompt blocks and decode tokens together
   std::atomic<std::int64_t> open_connections{0};
   std::atomic<std::int64_t> queue_depth{0};
   std::atomic<std::int64_t> active_sequences{0};

@@ -36,7 +36,9 @@ struct Scheduler::Running {
 Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, Metrics& metrics,
                      const SchedulerOptions& options)
     : model_(model), tokenizer_(tokenizer), metrics_(metrics), options_(options),
-      cache_(options.cache_bytes, options.block), thread_([this] { loop(); }) {}
+      cache_(options.cache_bytes, options.block), thread_([this] { loop(); }) {
+  entries_.reserve(static_cast<std::size_t>(options.parallel));
+}
 
 Scheduler::~Scheduler() {
   shutdown();
@@ -83,18 +85,7 @@ void Scheduler::loop() {
     for (auto& s : admitted) running_.push_back(start(std::move(s)));
 
     const std::uint64_t before = metrics_.generated_tokens_total.load();
-    for (auto& r : running_) {
-      if (r->seq->cancelled()) {
-        r->done = true;
-        ++metrics_.cancelled_total;
-        continue;
-      }
-      try {
-        advance(*r);
-      } catch (const std::exception& e) {  // a model error ends this sequence, not the server
-        finish(*r, "error", e.what());
-      }
-    }
+    step();
     std::erase_if(running_, [](const auto& r) { return r->done; });
     metrics_.active_sequences = static_cast<std::int64_t>(running_.size());
     metrics_.cache_bytes = static_cast<std::int64_t>(cache_.bytes());
@@ -154,34 +145,95 @@ std::unique_ptr<Scheduler::Running> Scheduler::start(std::shared_ptr<Sequence> s
   return r;
 }
 
-void Scheduler::advance(Running& r) {
-  if (r.consumed < r.prompt_end)
-    prefill_block(r);
-  else
-    decode_token(r);
+void Scheduler::step() {
+  batch_.clear();
+  entries_.clear();
+  for (auto& r : running_) {
+    if (r->seq->cancelled()) {
+      r->done = true;
+      ++metrics_.cancelled_total;
+      continue;
+    }
+    try {
+      if (r->consumed < r->prompt_end)
+        add_prompt_block(*r);
+      else if (emit_token(*r))
+        entries_.push_back({r.get(), std::span(&r->history.back(), 1), LogitsWanted::Last, false});
+    } catch (const std::exception& e) {  // an error ends this sequence, not the server
+      finish(*r, "error", e.what());
+    }
+  }
+  if (entries_.empty()) return;
+  for (const Entry& e : entries_) batch_.add(e.ids, e.running->state, e.wanted);
+  run_batch();
+
+  const bool prompts = std::ranges::any_of(entries_, &Entry::prefill);
+  const bool decodes = !std::ranges::all_of(entries_, &Entry::prefill);
+  ++metrics_.batch_steps_total;
+  metrics_.batch_sequences_total += entries_.size();
+  if (prompts && decodes) ++metrics_.batch_mixed_steps_total;
 }
 
-void Scheduler::prefill_block(Running& r) {
+void Scheduler::add_prompt_block(Running& r) {
   const SequenceParams& p = r.seq->params();
   const std::size_t block = cache_.block();
-  // Chunks end on absolute multiples of the block, so every prefill of the same tokens splits
-  // them identically (cached or not), which keeps the states bit-identical.
+  // Blocks end on absolute multiples of the block size, so every prefill of the same tokens
+  // splits them identically (cached or not), which keeps the states bit-identical.
   const std::size_t end = std::min(r.prompt_end, (r.consumed / block + 1) * block);
   const bool last = end == r.prompt_end;
   const bool echo_logprobs = p.echo && p.logprobs >= 0;
-  const std::span<const TokenId> chunk(r.history.data() + r.consumed, end - r.consumed);
   const LogitsWanted wanted = echo_logprobs ? LogitsWanted::All : last ? LogitsWanted::Last : LogitsWanted::None;
-  std::vector<float> out = model_.forward(chunk, r.state, Mode::Parallel, wanted);
+  entries_.push_back({&r, std::span(r.history).subspan(r.consumed, end - r.consumed), wanted, true});
+}
 
-  if (echo_logprobs) {
+void Scheduler::run_batch() {
+  try {
+    model_.forward(batch_);
+  } catch (const std::exception&) {
+    // The model checks every entry before it does any work, so a refused batch has advanced
+    // no state: each entry runs again alone, and only the sequences at fault end.
+    return run_entries_alone();
+  }
+  for (std::size_t i = 0; i < entries_.size(); ++i) collect(entries_[i], batch_.logits(i));
+}
+
+void Scheduler::run_entries_alone() {
+  for (const Entry& e : entries_) {
+    batch_.clear();
+    batch_.add(e.ids, e.running->state, e.wanted);
+    try {
+      model_.forward(batch_);
+    } catch (const std::exception& error) {
+      finish(*e.running, "error", error.what());
+      continue;
+    }
+    collect(e, batch_.logits(0));
+  }
+}
+
+void Scheduler::collect(const Entry& e, std::span<const float> logits) {
+  Running& r = *e.running;
+  try {
+    if (e.prefill) return after_prompt_block(r, e.ids, logits);
+    r.logits.assign(logits.begin(), logits.end());  // same size every step: no allocation
+    ++r.consumed;
+  } catch (const std::exception& error) {
+    finish(r, "error", error.what());
+  }
+}
+
+void Scheduler::after_prompt_block(Running& r, std::span<const TokenId> chunk, std::span<const float> out) {
+  const SequenceParams& p = r.seq->params();
+  const std::size_t end = r.consumed + chunk.size();
+  const bool last = end == r.prompt_end;
+  if (p.echo && p.logprobs >= 0) {
     const auto V = static_cast<std::size_t>(model_.config().vocab_size);
     for (std::size_t t = 0; t < chunk.size(); ++t) {
       // Token i of the history is predicted by the logits after token i-1; the first prompt
       // token of a fresh sequence has no prediction (null, as OpenAI reports it).
       const std::size_t i = r.consumed + t;
       if (i > r.base_end && !(t == 0 && r.logits.empty())) {
-        const std::span<const float> row =
-            t == 0 ? std::span<const float>(r.logits) : std::span<const float>(out).subspan((t - 1) * V, V);
+        const std::span<const float> row = t == 0 ? std::span<const float>(r.logits) : out.subspan((t - 1) * V, V);
         TokenLogprob& e = r.echoed[i - r.base_end];
         const TokenLogprob lp = token_logprob(log_softmax(row), chunk[t], p.logprobs);
         e.logprob = lp.logprob;
@@ -190,10 +242,10 @@ void Scheduler::prefill_block(Running& r) {
     }
     r.logits.assign(out.end() - static_cast<std::ptrdiff_t>(V), out.end());
   } else if (last) {
-    r.logits = std::move(out);
+    r.logits.assign(out.begin(), out.end());
   }
   r.consumed = end;
-  if (r.cacheable && end % block == 0) cache_.insert(std::span(r.history).first(end), r.state);
+  if (r.cacheable && end % cache_.block() == 0) cache_.insert(std::span(r.history).first(end), r.state);
   if (!last) return;
 
   if (p.echo) {
@@ -206,7 +258,7 @@ void Scheduler::prefill_block(Running& r) {
   if (p.max_tokens == 0) finish(r, "length");
 }
 
-void Scheduler::decode_token(Running& r) {
+bool Scheduler::emit_token(Running& r) {
   const SequenceParams& p = r.seq->params();
   std::optional<std::vector<float>> lp;
   if (p.logprobs >= 0) lp = log_softmax(r.logits);  // the model's distribution, before processing
@@ -223,16 +275,21 @@ void Scheduler::decode_token(Running& r) {
   if (std::ranges::find(p.stop_ids, next) != p.stop_ids.end()) {
     r.seq->push(std::move(event));
     finish(r, "stop");
-    return;
+    return false;
   }
   const std::string text = r.streamer.push(next);
   r.text_bytes += text.size();
   event.text = r.stop.push(text);
   r.seq->push(std::move(event));
-  if (r.stop.stopped()) return finish(r, "stop");
-  if (r.generated >= p.max_tokens) return finish(r, "length");
-  r.logits = model_.forward(std::span(&next, 1), r.state, Mode::Recurrent, LogitsWanted::Last);
-  ++r.consumed;
+  if (r.stop.stopped()) {
+    finish(r, "stop");
+    return false;
+  }
+  if (r.generated >= p.max_tokens) {
+    finish(r, "length");
+    return false;
+  }
+  return true;  // the token joins this step's batch
 }
 
 void Scheduler::finish(Running& r, const std::string& reason, const std::string& error) {

@@ -1,9 +1,11 @@
 // Scheduler: the one thread that runs the model. Sequences wait in a bounded queue, join the
 // running set when a slot is free and leave it when they finish or their client disconnects,
-// always at token boundaries. Each step advances every running sequence once: a sequence still
-// reading its prompt consumes one attention block of it (so a long prompt never stalls the
-// others for long), a generating one produces one token. Every sequence has its own Sampler
-// seeded by its request, so its output does not depend on what else is running.
+// always at token boundaries. Each step advances the whole running set with ONE batched forward
+// pass (Model::forward(Batch&)), so the weights are read once per step however many sequences
+// run: a sequence still reading its prompt adds its next block of it (chunked prefill, so a long
+// prompt never stalls the others for long), a generating one adds the one token it has just
+// sampled. Every sequence has its own Sampler seeded by its request, so its output does not
+// depend on what else is running.
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -11,6 +13,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -23,7 +26,7 @@
 namespace supra::serve {
 
 struct SchedulerOptions {
-  int parallel = 4;                           // sequences running at once
+  int parallel = 4;                           // sequences running at once: the batch size
   int queue_capacity = 64;                    // sequences waiting; more are refused
   std::size_t cache_bytes = 64u << 20;        // prefix state cache budget
   std::size_t block = 64;                     // prefill chunk = cache granularity
@@ -46,11 +49,22 @@ class Scheduler {
 
  private:
   struct Running;
+  // One entry of the step's batch: whose, which tokens, and whether they are a prompt block.
+  struct Entry {
+    Running* running;
+    std::span<const TokenId> ids;
+    LogitsWanted wanted;
+    bool prefill;
+  };
   void loop();
   std::unique_ptr<Running> start(std::shared_ptr<Sequence> sequence);
-  void advance(Running& r);          // one step: a prompt block or one token
-  void prefill_block(Running& r);
-  void decode_token(Running& r);
+  void step();                                  // one batched pass over the running set
+  void add_prompt_block(Running& r);
+  bool emit_token(Running& r);                  // samples and sends r's next token; false when r ends
+  void run_batch();
+  void run_entries_alone();
+  void collect(const Entry& e, std::span<const float> logits);  // the step's result for one entry
+  void after_prompt_block(Running& r, std::span<const TokenId> block, std::span<const float> logits);
   void finish(Running& r, const std::string& reason, const std::string& error = {});
   void update_rate(std::size_t generated);
 
@@ -66,6 +80,10 @@ class Scheduler {
   bool stopping_ = false;
 
   std::vector<std::unique_ptr<Running>> running_;  // scheduler thread only
+  // The step's batch and its entries, kept across steps so that their memory (the model's
+  // activations included) is reused: scheduler thread only.
+  Batch batch_;
+  std::vector<Entry> entries_;
   std::chrono::steady_clock::time_point rate_start_ = std::chrono::steady_clock::now();
   std::size_t rate_tokens_ = 0;  // generated since rate_start_
   std::thread thread_;  // last: starts after everything above exists

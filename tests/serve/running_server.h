@@ -1,4 +1,4 @@
-// What the in-process server tests share: the shipped model, a Server listening on a port of
+// What the in-process server tests share: the shipped models, a Server listening on a port of
 // 127.0.0.1 the kernel picks, on a thread of its own, and raw TCP connections to it.
 #pragma once
 #include <arpa/inet.h>
@@ -18,11 +18,12 @@ namespace supra::serve::test {
 inline const std::filesystem::path kModel =
     supra::test::data_dir().parent_path().parent_path() / "models" / "stories260K";
 
-// A server with `options` (its port replaced by 0: any free one) serving on its own thread until
-// destroyed. Test suites hold one from SetUpTestSuite to TearDownTestSuite.
+// A server of `model` with `options` (its port replaced by 0: any free one) serving on its own
+// thread until destroyed. Test suites hold one from SetUpTestSuite to TearDownTestSuite.
 class RunningServer {
  public:
-  explicit RunningServer(ServerOptions options) : server_(kModel, any_port(std::move(options))) {
+  explicit RunningServer(ServerOptions options, const std::filesystem::path& model = kModel)
+      : server_(model, any_port(std::move(options))) {
     port_ = server_.bind();
     thread_ = std::thread([this] { server_.listen(); });
   }
