@@ -18,9 +18,14 @@ constexpr std::int64_t kChunk = 64;
 // Query rows per tile of the softmax attention's score matrix.
 constexpr std::int64_t kSoftmaxTile = 64;
 
-// Makes v hold at least n elements, keeping its memory when it already does.
+// Makes v hold at least n elements, keeping its memory when it already does. A growing KV
+// cache grows the scores with it, one key per step: room for twice as many keys is made at
+// once, so the scratch is reallocated O(log n) times over a sequence, not per step.
 void grow(std::vector<float>& v, std::int64_t n) {
-  if (v.size() < static_cast<std::size_t>(n)) v.resize(static_cast<std::size_t>(n));
+  const std::size_t size = static_cast<std::size_t>(n);
+  if (v.size() >= size) return;
+  if (v.capacity() < size) v.reserve(2 * size);
+  v.resize(size);
 }
 
 }  // namespace
@@ -65,26 +70,43 @@ void linear_attention_step(float* o, float* S, const float* q, const float* k, c
   simd::linear_attention_step(o, S, q, k, v, dqk, dv, gamma, scale);
 }
 
+std::int64_t softmax_attention_scratch(std::int64_t T, std::int64_t first_pos, std::int64_t heads, std::int64_t d,
+                                       std::int64_t dv) {
+  const std::int64_t tokens_per_tile = std::max<std::int64_t>(1, kSoftmaxTile / heads);
+  const std::int64_t rows = std::min(tokens_per_tile, T) * heads;
+  return rows * (d + first_pos + T + dv);  // q tile, scores over every key, o tile
+}
+
 void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride, std::int64_t heads,
                        const float* keys, std::int64_t k_stride, const float* values, std::int64_t v_stride,
                        std::int64_t T, std::int64_t first_pos, std::int64_t d, std::int64_t dv, float scale) {
+  thread_local std::vector<float> scratch;  // per-thread, grown once
+  grow(scratch, softmax_attention_scratch(T, first_pos, heads, d, dv));
+  softmax_attention(o, o_stride, q, q_stride, heads, keys, k_stride, values, v_stride, T, first_pos, d, dv, scale,
+                    scratch.data());
+}
+
+void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride, std::int64_t heads,
+                       const float* keys, std::int64_t k_stride, const float* values, std::int64_t v_stride,
+                       std::int64_t T, std::int64_t first_pos, std::int64_t d, std::int64_t dv, float scale,
+                       float* scratch) {
   // Tiles of query rows, a row per (token, head): P = c Q Kᵀ over the keys the tile's last
   // token sees (one GEMM), a causal softmax per row, O = P V (one GEMM). The heads of a kv group
   // share one pass over the cache, so the keys and values are read once for all of them (in
   // decode, that read is the cost). A tile bounds the scores at kSoftmaxTile rows however long
   // the cache, and its masked corner is at most half a tile of wasted products.
   const std::int64_t tokens_per_tile = std::max<std::int64_t>(1, kSoftmaxTile / heads);
-  thread_local std::vector<float> q_tile, p, o_tile;  // per-thread scratch, grown once
+  const std::int64_t max_rows = std::min(tokens_per_tile, T) * heads;
+  float* q_tile = scratch;
+  float* o_tile = q_tile + max_rows * d;
+  float* p = o_tile + max_rows * dv;
   for (std::int64_t t0 = 0; t0 < T; t0 += tokens_per_tile) {
     const std::int64_t m = std::min(tokens_per_tile, T - t0), rows = m * heads;
     const std::int64_t n_keys = first_pos + t0 + m;
-    grow(q_tile, rows * d);
-    for (std::int64_t i = 0; i < m; ++i)
-      std::copy_n(q + (t0 + i) * q_stride, heads * d, &q_tile[static_cast<std::size_t>(i * heads * d)]);
-    grow(p, rows * n_keys);
-    sgemm('N', 'T', rows, n_keys, d, scale, q_tile.data(), d, keys, k_stride, 0.0f, p.data(), n_keys);
+    for (std::int64_t i = 0; i < m; ++i) std::copy_n(q + (t0 + i) * q_stride, heads * d, q_tile + i * heads * d);
+    sgemm('N', 'T', rows, n_keys, d, scale, q_tile, d, keys, k_stride, 0.0f, p, n_keys);
     for (std::int64_t r = 0; r < rows; ++r) {
-      float* row = &p[static_cast<std::size_t>(r * n_keys)];
+      float* row = p + r * n_keys;
       const std::int64_t seen = first_pos + t0 + r / heads + 1;  // keys 0 .. the row's own position
       const float max_score = *std::max_element(row, row + seen);
       double sum = 0.0;
@@ -96,10 +118,8 @@ void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int
       for (std::int64_t j = 0; j < seen; ++j) row[j] *= inv;
       std::fill(row + seen, row + n_keys, 0.0f);
     }
-    grow(o_tile, rows * dv);
-    sgemm('N', 'N', rows, dv, n_keys, 1.0f, p.data(), n_keys, values, v_stride, 0.0f, o_tile.data(), dv);
-    for (std::int64_t i = 0; i < m; ++i)
-      std::copy_n(&o_tile[static_cast<std::size_t>(i * heads * dv)], heads * dv, o + (t0 + i) * o_stride);
+    sgemm('N', 'N', rows, dv, n_keys, 1.0f, p, n_keys, values, v_stride, 0.0f, o_tile, dv);
+    for (std::int64_t i = 0; i < m; ++i) std::copy_n(o_tile + i * heads * dv, heads * dv, o + (t0 + i) * o_stride);
   }
 }
 

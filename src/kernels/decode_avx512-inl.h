@@ -170,13 +170,11 @@ void quant_tile_avx512(int nt, const std::byte* w, std::size_t row_bytes, std::i
 }
 
 // All T activation rows against rows [r0, r1) of a plain Q8_0/Q4_0 matrix.
+// `pairs`: the T rows packed by pack_pairs_avx512 (prepare_rows_avx512), once per matmul call.
 template <bool kQ4>
-void quant_rows_plain_avx512(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const QBlock* xq,
+void quant_rows_plain_avx512(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const XPair* pairs,
                              std::int64_t T) {
   const std::int64_t nblocks = w.cols / kQuantBlock, npairs = (nblocks + 1) / 2;
-  thread_local std::vector<XPair> pairs;  // grown to the largest call, kept
-  if (pairs.size() < static_cast<std::size_t>(T * npairs)) pairs.resize(static_cast<std::size_t>(T * npairs));
-  pack_pairs_avx512<kQ4>(pairs.data(), xq, T, nblocks);
   const std::size_t row_bytes = w.row_bytes();
   const int R = rows_per_pass_avx512(T), first = first_tile_avx512(T);
   auto pass = [&](std::int64_t r, int rows) {
@@ -184,7 +182,7 @@ void quant_rows_plain_avx512(float* y, const Matrix& w, std::int64_t r0, std::in
     const std::byte* next = r + 2 * rows <= w.rows ? wr + static_cast<std::size_t>(rows) * row_bytes : nullptr;
     for (std::int64_t t0 = 0; t0 < T; t0 += first) {
       const int nt = static_cast<int>(std::min<std::int64_t>(first, T - t0));
-      const XPair* xp = pairs.data() + t0 * npairs;
+      const XPair* xp = pairs + t0 * npairs;
       float* yt = y + t0 * w.rows + r;
       const std::byte* ahead = t0 == 0 ? next : nullptr;
       if (rows == 4) quant_tile_avx512<kQ4, 4>(nt, wr, row_bytes, nblocks, xp, npairs, yt, w.rows, ahead);
@@ -326,28 +324,29 @@ void bf16_tile_avx512(int nt, const std::uint16_t* w, std::int64_t cols, const s
   }
 }
 
-// All T float activation rows, rounded to bf16 (nearest even), against rows [r0, r1) of a BF16
-// matrix.
-void bf16_rows_range_avx512(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x,
-                            std::int64_t T) {
-  const std::int64_t cols = w.cols, n = T * cols;
-  thread_local std::vector<std::uint16_t> xb;  // grown to the largest call, kept
-  if (xb.size() < static_cast<std::size_t>(n)) xb.resize(static_cast<std::size_t>(n));
-  // vcvtneps2bf16: nearest even, as f32_to_bf16 and the GEMM's reorder round.
+// Rounds n floats to bf16 (nearest even: vcvtneps2bf16, as f32_to_bf16 and the GEMM's reorder).
+void round_to_bf16_avx512(std::uint16_t* out, const float* x, std::int64_t n) {
   auto round = [&](std::int64_t i, __mmask16 mask) {
     const __m256bh v = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, x + i));
-    _mm256_mask_storeu_epi16(xb.data() + i, mask, reinterpret_cast<const __m256i&>(v));
+    _mm256_mask_storeu_epi16(out + i, mask, reinterpret_cast<const __m256i&>(v));
   };
   std::int64_t i = 0;
   for (; i + 16 <= n; i += 16) round(i, 0xFFFF);
   if (i < n) round(i, static_cast<__mmask16>((1u << (n - i)) - 1));
+}
+
+// All T activation rows, rounded to bf16 once per matmul call (xb, prepare_rows_avx512), against
+// rows [r0, r1) of a BF16 matrix.
+void bf16_rows_range_avx512(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const std::uint16_t* xb,
+                            std::int64_t T) {
+  const std::int64_t cols = w.cols;
   const auto* weights = reinterpret_cast<const std::uint16_t*>(w.data);
   const int R = rows_per_pass_avx512(T), first = first_tile_avx512(T);
   auto pass = [&](std::int64_t r, int rows) {
     for (std::int64_t t0 = 0; t0 < T; t0 += first) {
       const int nt = static_cast<int>(std::min<std::int64_t>(first, T - t0));
       const std::uint16_t* wr = weights + r * cols;
-      const std::uint16_t* xt = xb.data() + t0 * cols;
+      const std::uint16_t* xt = xb + t0 * cols;
       float* yt = y + t0 * w.rows + r;
       if (rows == 4) bf16_tile_avx512<4>(nt, wr, cols, xt, yt, w.rows);
       else if (rows == 2) bf16_tile_avx512<2>(nt, wr, cols, xt, yt, w.rows);
@@ -364,21 +363,42 @@ HWY_POP_ATTRIBUTES
 // Whether the kernels above take BF16 weights on this CPU (activations then rounded to bf16).
 inline bool bf16_dot_avx512() { return cpu_has_avx512_vnni() && cpu_has_avx512_bf16(); }
 
+// What prepare_rows_avx512 writes per activation row for weights w (0: the kernels read the
+// activations as they are).
+inline std::size_t prepared_row_bytes_avx512(const Matrix& w) {
+  if (!cpu_has_avx512_vnni() || w.interleaved) return 0;
+  if (is_block_quantized(w.dtype)) return static_cast<std::size_t>((w.cols / kQuantBlock + 1) / 2) * sizeof(XPair);
+  if (w.dtype == DType::BF16 && bf16_dot_avx512()) return static_cast<std::size_t>(w.cols) * sizeof(std::uint16_t);
+  return 0;
+}
+
+// The activations of a matmul call in the layout the kernels above read, once per call (every
+// thread's dot_rows then reads them): int8 pairs for plain Q8_0/Q4_0, bf16 rows for BF16.
+HWY_PUSH_ATTRIBUTES("avx512vnni,avx512bf16")
+inline void prepare_rows_avx512(std::byte* out, const Matrix& w, const float* x, const QBlock* xq, std::int64_t T) {
+  if (prepared_row_bytes_avx512(w) == 0) return;
+  const std::int64_t nblocks = w.cols / kQuantBlock;
+  if (w.dtype == DType::Q8_0) return pack_pairs_avx512<false>(reinterpret_cast<XPair*>(out), xq, T, nblocks);
+  if (w.dtype == DType::Q4_0) return pack_pairs_avx512<true>(reinterpret_cast<XPair*>(out), xq, T, nblocks);
+  round_to_bf16_avx512(reinterpret_cast<std::uint16_t*>(out), x, T * w.cols);
+}
+HWY_POP_ATTRIBUTES
+
 // dot_rows on AVX3_DL: true where a kernel above took the call, false for weight types (or a
-// CPU) they do not serve.
-inline bool dot_rows_avx512(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x,
-                            const QBlock* xq, std::int64_t T) {
+// CPU) they do not serve. `prepared` holds prepare_rows_avx512's rows.
+inline bool dot_rows_avx512(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const QBlock* xq,
+                            const std::byte* prepared, std::int64_t T) {
   if (!cpu_has_avx512_vnni()) return false;
   if (xq && w.interleaved) {
     interleaved_rows_avx512(y, w, r0, r1, xq, T);
-  } else if (xq && w.dtype == DType::Q8_0) {
-    quant_rows_plain_avx512<false>(y, w, r0, r1, xq, T);
-  } else if (xq && w.dtype == DType::Q4_0) {
-    quant_rows_plain_avx512<true>(y, w, r0, r1, xq, T);
-  } else if (x && w.dtype == DType::BF16 && bf16_dot_avx512()) {
-    bf16_rows_range_avx512(y, w, r0, r1, x, T);
-  } else {
+  } else if (prepared_row_bytes_avx512(w) == 0) {
     return false;
+  } else if (w.dtype == DType::Q8_0) {
+    quant_rows_plain_avx512<false>(y, w, r0, r1, reinterpret_cast<const XPair*>(prepared), T);
+  } else if (w.dtype == DType::Q4_0) {
+    quant_rows_plain_avx512<true>(y, w, r0, r1, reinterpret_cast<const XPair*>(prepared), T);
+  } else {
+    bf16_rows_range_avx512(y, w, r0, r1, reinterpret_cast<const std::uint16_t*>(prepared), T);
   }
   return true;
 }

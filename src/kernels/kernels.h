@@ -74,5 +74,13 @@ void linear_attention_step(float* o, float* S, const float* q, const float* k, c
 void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride, std::int64_t heads,
                        const float* keys, std::int64_t k_stride, const float* values, std::int64_t v_stride,
                        std::int64_t T, std::int64_t first_pos, std::int64_t d, std::int64_t dv, float scale);
+// The same on caller-provided scratch of softmax_attention_scratch(...) floats (the overload
+// above keeps a per-thread buffer that grows with the cache).
+void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride, std::int64_t heads,
+                       const float* keys, std::int64_t k_stride, const float* values, std::int64_t v_stride,
+                       std::int64_t T, std::int64_t first_pos, std::int64_t d, std::int64_t dv, float scale,
+                       float* scratch);
+std::int64_t softmax_attention_scratch(std::int64_t T, std::int64_t first_pos, std::int64_t heads, std::int64_t d,
+                                       std::int64_t dv);
 
 }  // namespace supra::kernels

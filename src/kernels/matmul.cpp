@@ -45,6 +45,11 @@ void matmul_rowwise(float* y, const float* x, const Matrix& w, std::int64_t T) {
     xq = xq_buffer.data();
     simd::quantize_activations(xq_buffer.data(), x, T, w.cols);
   }
+  // The activations in the kernels' own layout, once for every thread and work item.
+  thread_local simd::PreparedRows prepared_buffer;
+  simd::prepare_rows(prepared_buffer, w, x, xq, T);
+  const std::byte* const prepared = prepared_buffer.data();
+  const std::size_t prepared_row = simd::prepared_row_bytes(w);
   // Below this many multiply-adds a thread team costs more than it saves (tiny models).
   constexpr std::int64_t kMinParallelWork = std::int64_t{1} << 18;
   // Rows per work item: enough to amortize scheduling, few enough to balance two threads.
@@ -58,7 +63,8 @@ void matmul_rowwise(float* y, const float* x, const Matrix& w, std::int64_t T) {
     const std::int64_t r0 = i * kRowsPerItem, r1 = std::min(w.rows, r0 + kRowsPerItem);
     for (std::int64_t t0 = 0; t0 < T; t0 += chunk)
       simd::dot_rows(y + t0 * w.rows, w, r0, r1, quantized ? nullptr : x + t0 * w.cols,
-                     quantized ? xq + t0 * nblocks : nullptr, std::min(chunk, T - t0));
+                     quantized ? xq + t0 * nblocks : nullptr, std::min(chunk, T - t0),
+                     prepared_row ? prepared + static_cast<std::size_t>(t0) * prepared_row : nullptr);
   };
   if (w.rows * w.cols * T < kMinParallelWork) {
     for (std::int64_t i = 0; i < items; ++i) item(i);

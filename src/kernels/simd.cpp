@@ -387,10 +387,29 @@ HWY_INLINE void row_dots(const Matrix& w, std::int64_t r, const float* x, const 
   }
 }
 
-void DotRows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
-             std::int64_t T) {
+std::size_t PreparedRowBytes(const Matrix& w) {
 #if HWY_TARGET == HWY_AVX3_DL
-  if (dot_rows_avx512(y, w, r0, r1, x, xq, T)) return;
+  return prepared_row_bytes_avx512(w);
+#else
+  (void)w;
+  return 0;
+#endif
+}
+
+void PrepareRows(std::byte* out, const Matrix& w, const float* x, const QBlock* xq, std::int64_t T) {
+#if HWY_TARGET == HWY_AVX3_DL
+  prepare_rows_avx512(out, w, x, xq, T);
+#else
+  (void)out, (void)w, (void)x, (void)xq, (void)T;
+#endif
+}
+
+void DotRows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
+             std::int64_t T, const std::byte* prepared) {
+#if HWY_TARGET == HWY_AVX3_DL
+  if (dot_rows_avx512(y, w, r0, r1, xq, prepared, T)) return;
+#else
+  (void)prepared;
 #endif
 #if SUPRA_AVX2_KERNELS
   if (xq && w.interleaved) {  // longer spans in tiles of 4 activation rows
@@ -551,6 +570,8 @@ HWY_AFTER_NAMESPACE();
 namespace supra::kernels::simd {
 
 HWY_EXPORT(DotRows);
+HWY_EXPORT(PreparedRowBytes);
+HWY_EXPORT(PrepareRows);
 HWY_EXPORT(DotRowsInBf16);
 HWY_EXPORT(QuantizeActivations);
 HWY_EXPORT(DecodeRows);
@@ -559,9 +580,25 @@ HWY_EXPORT(SumWords);
 
 std::uint64_t sum_words(const std::uint64_t* p, std::size_t n) { return HWY_DYNAMIC_DISPATCH(SumWords)(p, n); }
 
+std::size_t prepared_row_bytes(const Matrix& w) { return HWY_DYNAMIC_DISPATCH(PreparedRowBytes)(w); }
+
+void prepare_rows(PreparedRows& out, const Matrix& w, const float* x, const QBlock* xq, std::int64_t T) {
+  const std::size_t bytes = prepared_row_bytes(w) * static_cast<std::size_t>(T);
+  const std::size_t lines = (bytes + sizeof(PreparedRows::Line) - 1) / sizeof(PreparedRows::Line);
+  if (out.lines.size() < lines) out.lines.resize(lines);
+  HWY_DYNAMIC_DISPATCH(PrepareRows)(out.data(), w, x, xq, T);
+}
+
+void dot_rows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
+              std::int64_t T, const std::byte* prepared) {
+  HWY_DYNAMIC_DISPATCH(DotRows)(y, w, r0, r1, x, xq, T, prepared);
+}
+
 void dot_rows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
               std::int64_t T) {
-  HWY_DYNAMIC_DISPATCH(DotRows)(y, w, r0, r1, x, xq, T);
+  PreparedRows prepared;
+  prepare_rows(prepared, w, x, xq, T);
+  dot_rows(y, w, r0, r1, x, xq, T, prepared.data());
 }
 
 bool dot_rows_in_bf16(DType weights) { return HWY_DYNAMIC_DISPATCH(DotRowsInBf16)(weights); }

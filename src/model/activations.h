@@ -20,6 +20,7 @@ struct Activations {
   std::vector<float> o;                 // attention core output [R, H·dv]
   std::vector<float> gate, up, down;    // feed-forward [R, F], [R, F], [R, D]
   std::vector<float> logits;            // [logit rows, V]
+  std::vector<float> attention_scratch;  // softmax: one slice per thread (scores over the cache)
 
   // Where each sequence of the run has its rows. Sequences are laid out in ascending order of
   // their row counts (token rows in x..down, logit rows in logits), so that those short enough

@@ -1,5 +1,8 @@
 #include "model/transformer.h"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -331,12 +334,24 @@ void Transformer::softmax_attention_core(std::span<const SequenceStep> steps, Ac
   const float scale = float(1.0 / std::sqrt(double(d)));
   const float* q = a.q.data();
   float* o = a.o.data();
-  std::int64_t work = 0;
-  for (const SequenceStep& s : steps) work += tokens(s) * (s.state->position + tokens(s)) * d * r;
+  std::int64_t work = 0, scratch = 0;
+  for (const SequenceStep& s : steps) {
+    const std::int64_t T = tokens(s), pos = s.state->position;
+    work += T * (pos + T) * d * r;
+    scratch = std::max(scratch, kernels::softmax_attention_scratch(T, pos, r, d, dv));
+  }
+  // Each thread's scratch, sized here by the calling thread for every thread the loop may use
+  // (threaded or not): twice what this step needs when it must grow, so a cache growing by a
+  // token per step reallocates it O(log n) times.
+  const bool threaded = work >= kMinThreadedSoftmaxWork;
+  const std::size_t slices = static_cast<std::size_t>(omp_get_max_threads());
+  if (a.attention_scratch.size() < slices * static_cast<std::size_t>(scratch))
+    a.attention_scratch.assign(2 * slices * static_cast<std::size_t>(scratch), 0.0f);
+  const std::int64_t stride = static_cast<std::int64_t>(a.attention_scratch.size() / slices);
   // One task per (sequence, kv group): a group's r query heads share one read of its cached
   // keys and values (which already hold this step's tokens).
   const std::int64_t groups = static_cast<std::int64_t>(steps.size()) * Hkv;
-#pragma omp parallel for schedule(static) if (work >= kMinThreadedSoftmaxWork)
+#pragma omp parallel for schedule(static) if (threaded)
   for (std::int64_t task = 0; task < groups; ++task) {
     const SequenceStep& s = steps[static_cast<std::size_t>(task / Hkv)];
     const std::int64_t g = task % Hkv, first = a.first_row[static_cast<std::size_t>(task / Hkv)];
@@ -344,7 +359,8 @@ void Transformer::softmax_attention_core(std::span<const SequenceStep> steps, Ac
     if (T == 0) continue;
     const LayerState& ls = s.state->layers[static_cast<std::size_t>(layer)];
     kernels::softmax_attention(o + first * H * dv + g * r * dv, H * dv, q + first * H * d + g * r * d, H * d, r,
-                               &ls.keys[g * d], Hkv * d, &ls.values[g * dv], Hkv * dv, T, pos, d, dv, scale);
+                               &ls.keys[g * d], Hkv * d, &ls.values[g * dv], Hkv * dv, T, pos, d, dv, scale,
+                               a.attention_scratch.data() + omp_get_thread_num() * stride);
   }
 }
 
