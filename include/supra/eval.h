@@ -5,7 +5,8 @@
 //   encode_pair      a request -> token ids (whitespace move, whole-then-split, BOS per profile)
 //   Scorer           token ids -> per-choice log-likelihoods through the model, reading a
 //                    context shared by the choices (or by the few-shot header of many
-//                    documents) once and forking the recurrent state for each continuation
+//                    documents) once and forking the recurrent state for each continuation;
+//                    several documents at a time, in batched model steps (Model::forward(Batch&))
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -76,36 +77,56 @@ struct ChoiceScore {
 
 // Scores requests with lm-eval's HFLM rules (protocol §4): input (ctx + cont) cut from the left
 // to max_length + 1 tokens, last token dropped; log-softmax in float64 over fp32 logits.
+//
+// Documents are scored in groups: consecutive documents with at most batch_size distinct
+// contexts in all (a document with more makes a group alone). Contexts of a group that share
+// most of their tokens (a few-shot header, WinoGrande's two contexts) read that shared header
+// once and continue from copies of its state. A group runs batched model steps of at most
+// batch_size sequences each: its headers, its contexts, then every choice's continuation from a
+// copy of its context's state. So at most batch_size states are forked at a time, and the
+// scores equal those of batch_size 1 to float rounding.
 class Scorer {
  public:
-  explicit Scorer(const Model& model, int max_length = 2048);
-  // The requests of one document (its choices). Work shared by the choices, and by earlier
-  // documents (a cached few-shot header), is done once.
+  explicit Scorer(const Model& model, int max_length = 2048, int batch_size = 16);
+  // The requests of one document (its choices).
   std::vector<ChoiceScore> score(const std::vector<EncodedRequest>& requests);
+  // The requests of several documents (one vector per document, its choices in order), scored
+  // together; the result has one vector per document. Every request is checked before any work.
+  std::vector<std::vector<ChoiceScore>> score_documents(const std::vector<std::vector<EncodedRequest>>& documents);
+  // Throws supra::Error when a request cannot be scored: an empty continuation, no context left
+  // to predict it from within max_length, or a token id outside the model's vocabulary.
+  void check(const EncodedRequest& request) const;
+  int batch_size() const { return batch_size_; }
   std::int64_t tokens_processed() const { return tokens_processed_; }
 
  private:
-  // The model's state after `tokens`, and the logits after their last token (empty when
-  // `tokens` is empty).
+  // The model's state after `tokens`, and the logits after their last token.
   struct Checkpoint {
     std::vector<TokenId> tokens;
     State state;
     std::vector<float> logits;
   };
-  // The checkpoint at the end of `head` (a truncated context), reading as little as possible.
-  const Checkpoint& read_head(std::span<const TokenId> head);
-  // Feeds `ids` to the model after `checkpoint`, advancing it.
-  void advance(Checkpoint& checkpoint, std::span<const TokenId> ids);
-  ChoiceScore score_one(const EncodedRequest& request);
+  struct Request;  // a request after truncation, placed in its group
+  // Scores a group's requests; `contexts` is the number of distinct contexts among them.
+  void score_group(std::vector<Request>& requests, std::size_t contexts);
+  // One batched model step over `sequences` (at most batch_size of them); their logits are
+  // then batch_.logits(i).
+  struct Sequence {
+    std::span<const TokenId> ids;
+    State* state;
+    LogitsWanted wanted;
+  };
+  void step(std::span<const Sequence> sequences);
 
   const Model& model_;
   int max_length_;
-  // Two checkpoints make the reuse work without knowing where a few-shot header ends:
-  // last_ is the previous head (the choices of a document share it), shared_ its longest
-  // common prefix with the head before it (the header that documents of a task share).
-  // Invariant: shared_.tokens is a prefix of last_.tokens.
-  Checkpoint shared_;
-  Checkpoint last_;
+  int batch_size_;
+  Batch batch_;  // the model's working memory, reused by every step
+  // Carried from group to group, so that the few-shot header the documents of a task share is
+  // read once, not once per group: the last header read that the next documents may start
+  // with (empty before there is one), and the previous group's last context.
+  Checkpoint header_;
+  std::vector<TokenId> last_context_;
   std::int64_t tokens_processed_ = 0;
 };
 

@@ -194,6 +194,7 @@ void write_results_json(const std::filesystem::path& path, const std::vector<Tas
         {"profile", profile_name(o.task_options.profile)},
         {"add_bos", o.task_options.profile == Profile::V0_4_12},
         {"max_length", o.max_length},
+        {"batch_size", o.batch_size},
         {"num_fewshot", o.task_options.num_fewshot ? json(*o.task_options.num_fewshot) : json(nullptr)},
         {"limit", o.limit ? json(*o.limit) : json(nullptr)},
         {"doc_ids", doc_ids},

@@ -75,14 +75,25 @@ std::vector<const Document*> select(const Loaded& loaded, const RunOptions& opti
   return chosen;
 }
 
-ScoredDocument score_document(const Document& doc, const Tokenizer& tokenizer, Scorer& scorer,
-                              const RunOptions& options) {
-  ScoredDocument out{doc.task, doc.doc_id, doc.gold, {}, {}, {}};
+std::vector<EncodedRequest> encode_document(const Document& doc, const Tokenizer& tokenizer, const Scorer& scorer,
+                                            const RunOptions& options) {
   std::vector<EncodedRequest> encoded;
   encoded.reserve(doc.requests.size());
-  for (const Request& request : doc.requests)
+  for (const Request& request : doc.requests) {
     encoded.push_back(encode_pair(tokenizer, request, options.task_options.profile));
-  out.scores = scorer.score(encoded);
+    scorer.check(encoded.back());
+  }
+  return encoded;
+}
+
+std::string where(const Document& doc) {
+  return doc.task + " document " + std::to_string(doc.doc_id) + " (" + doc.source_file + " row " +
+         std::to_string(doc.source_row) + ")";
+}
+
+ScoredDocument decided(const Document& doc, std::vector<ChoiceScore> scores, std::vector<EncodedRequest> encoded,
+                       const RunOptions& options) {
+  ScoredDocument out{doc.task, doc.doc_id, doc.gold, std::move(scores), {}, {}};
   std::vector<double> lls;
   for (const ChoiceScore& s : out.scores) lls.push_back(s.loglikelihood);
   out.decision = decide(lls, doc.choices, doc.gold, doc.reports_acc_norm);
@@ -129,6 +140,8 @@ EvalRun run_eval(const Model& model, const Tokenizer& tokenizer, const RunOption
     throw Error("--limit must be a positive number of documents, got " + std::to_string(*options.limit));
   // lm-eval refuses the combination too: a limit over an explicit list has no clear meaning.
   if (options.limit && !options.doc_ids.empty()) throw Error("--limit and --doc-ids cannot be combined");
+  if (options.batch_size < 1)
+    throw Error("--batch-size must be a positive number of sequences, got " + std::to_string(options.batch_size));
   const Loaded loaded = load_all(options);
   check_doc_ids(options.doc_ids, loaded);
   const std::vector<const Document*> chosen = select(loaded, options);
@@ -136,16 +149,31 @@ EvalRun run_eval(const Model& model, const Tokenizer& tokenizer, const RunOption
   EvalRun run;
   run.tasks = loaded.tasks;
   run.documents.reserve(chosen.size());
-  Scorer scorer(model, options.max_length);
+  Scorer scorer(model, options.max_length, options.batch_size);
   const auto start = std::chrono::steady_clock::now();
   const auto total = static_cast<std::int64_t>(chosen.size());
-  for (const Document* doc : chosen) {
-    try {
-      run.documents.push_back(score_document(*doc, tokenizer, scorer, options));
-    } catch (const Error& e) {
-      throw Error(doc->task + " document " + std::to_string(doc->doc_id) + " (" + doc->source_file + " row " +
-                  std::to_string(doc->source_row) + "): " + e.what());
+  // batch_size documents at a time go to the scorer, which batches their contexts and choices.
+  const auto window = static_cast<std::size_t>(options.batch_size);
+  std::vector<std::vector<EncodedRequest>> encoded;
+  for (std::size_t begin = 0; begin < chosen.size(); begin += window) {
+    const std::size_t end = std::min(chosen.size(), begin + window);
+    encoded.clear();
+    for (std::size_t i = begin; i < end; ++i) {
+      try {
+        encoded.push_back(encode_document(*chosen[i], tokenizer, scorer, options));
+      } catch (const Error& e) {
+        throw Error(where(*chosen[i]) + ": " + e.what());
+      }
     }
+    std::vector<std::vector<ChoiceScore>> scores;
+    try {
+      scores = scorer.score_documents(encoded);
+    } catch (const Error& e) {
+      throw Error(where(*chosen[begin]) + (end - begin > 1 ? " and the " + std::to_string(end - begin - 1) + " after it" : "") +
+                  ": " + e.what());
+    }
+    for (std::size_t i = begin; i < end; ++i)
+      run.documents.push_back(decided(*chosen[i], std::move(scores[i - begin]), std::move(encoded[i - begin]), options));
     if (progress) progress(static_cast<std::int64_t>(run.documents.size()), total);
   }
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,5 +1,6 @@
 // The evaluation loop: load the requested tasks, select documents (--doc-ids, --limit), encode
-// and score them in order, and keep what the report needs. Also the progress display.
+// and score them in order, batch_size documents at a time, and keep what the report needs.
+// Also the progress display.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -31,6 +32,7 @@ struct RunOptions {
   std::optional<std::int64_t> limit;  // the first N documents of each lm-eval task
   DocIdSelection doc_ids;             // only these documents of the tasks it names
   int max_length = 2048;
+  int batch_size = 16;                // sequences per batched model step (Scorer)
   bool keep_token_ids = false;        // for --log-samples
 };
 
@@ -57,12 +59,12 @@ struct EvalRun {
   std::int64_t tokens_processed = 0;      // tokens the model read
 };
 
-// Called after each scored document with (done, total).
+// Called after each window of scored documents with (done, total).
 using ProgressFn = std::function<void(std::int64_t, std::int64_t)>;
 
 // Throws supra::Error for an unknown or repeated task, a --doc-ids entry naming a task that is
-// not evaluated or an id that is not in its split, a non-positive limit, and what the loaders
-// and the scorer throw.
+// not evaluated or an id that is not in its split, a non-positive limit or batch size, and what
+// the loaders and the scorer throw.
 EvalRun run_eval(const Model& model, const Tokenizer& tokenizer, const RunOptions& options,
                  const ProgressFn& progress = {});
 

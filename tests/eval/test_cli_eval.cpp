@@ -63,6 +63,9 @@ TEST_F(CliEval, WritesTableResultsAndSamples) {
   EXPECT_EQ(res["n-samples"]["arc_easy"]["effective"], 3);
   EXPECT_GT(res["n-samples"]["arc_easy"]["original"].get<int>(), 2000);
   EXPECT_EQ(res["config"]["profile"], "v0.4.2");
+  EXPECT_EQ(res["config"]["batch_size"], 16);
+  EXPECT_EQ(res["supra"]["documents"], 3 + 3 * 57);
+  EXPECT_GT(res["supra"]["items_per_second"].get<double>(), 0);
   const json& arc = res["results"]["arc_easy"];
   for (const char* key : {"acc,none", "acc_stderr,none", "acc_norm,none", "acc_norm_stderr,none"})
     EXPECT_TRUE(arc.contains(key)) << key;
@@ -145,6 +148,34 @@ TEST_F(CliEval, AgreesWithTheGroundTruth) {
   }
 }
 
+// Batching changes the speed, not the scores: one sequence per step and small batches that
+// split documents' choices and few-shot subjects give the same samples.
+TEST_F(CliEval, BatchSizeDoesNotChangeScores) {
+  TempDir tmp;
+  std::vector<std::vector<json>> runs;
+  for (const char* batch_size : {"1", "3", "16"}) {
+    const fs::path out = tmp.path() / (std::string("b") + batch_size + ".jsonl");
+    const CliResult r = run_cli(base() + " --tasks winogrande,arc_challenge,mmlu_anatomy,mmlu_astronomy --limit 5" +
+                                " --batch-size " + batch_size + " --log-samples " + q(out));
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    runs.push_back(test::read_json_lines(out));
+  }
+  for (std::size_t run = 1; run < runs.size(); ++run) {
+    ASSERT_EQ(runs[run].size(), runs[0].size());
+    for (std::size_t d = 0; d < runs[0].size(); ++d) {
+      const json& got = runs[run][d];
+      const json& expected = runs[0][d];
+      EXPECT_EQ(got["task"], expected["task"]);
+      EXPECT_EQ(got["doc_id"], expected["doc_id"]);
+      ASSERT_EQ(got["loglikelihoods"].size(), expected["loglikelihoods"].size());
+      for (std::size_t k = 0; k < got["loglikelihoods"].size(); ++k)
+        EXPECT_NEAR(got["loglikelihoods"][k].get<double>(), expected["loglikelihoods"][k].get<double>(), 1e-4)
+            << got["task"] << "#" << got["doc_id"] << " choice " << k;
+      EXPECT_EQ(got["acc"], expected["acc"]);
+    }
+  }
+}
+
 TEST_F(CliEval, BadFlagsAreErrors) {
   expect_error(run_cli(base() + " --tasks arc_easy,lambada"), "lambada");
   expect_error(run_cli(base() + " --tasks arc_easy --profile v0.3"), "--profile");
@@ -153,6 +184,9 @@ TEST_F(CliEval, BadFlagsAreErrors) {
   expect_error(run_cli(base() + " --tasks arc_easy --doc-ids piqa=1"), "piqa");
   expect_error(run_cli(base() + " --tasks arc_easy --doc-ids arc_easy=99999"), "99999");
   expect_error(run_cli(base() + " --tasks arc_easy --limit 0"), "--limit");
+  expect_error(run_cli(base() + " --tasks arc_easy --batch-size 0"), "--batch-size");
+  expect_error(run_cli(base() + " --tasks arc_easy --batch-size 1025"), "--batch-size");
+  expect_error(run_cli(base() + " --tasks arc_easy --batch-size x"), "--batch-size");
   expect_error(run_cli("eval -m " + q(assets.model) + " --data-dir /no/such/eval_data --tasks arc_easy"),
                "/no/such/eval_data");
   expect_error(run_cli(base() + " --tasks arc_easy --output /no/such/dir/res.json"), "/no/such/dir");

@@ -14,8 +14,8 @@
 #include "eval/metrics.h"
 #include "supra/error.h"
 #include "supra/eval.h"
+#include "evalref.h"
 #include "json_lines.h"
-#include "test_support.h"
 
 namespace supra::eval {
 namespace {
@@ -26,23 +26,9 @@ using nlohmann::json;
 const std::vector<std::string> kGroundTruthFiles = {"hellaswag", "piqa", "winogrande",
                                                     "arc_easy", "arc_challenge", "mmlu"};
 
-std::optional<fs::path> evalref_dir() {
-  const auto shared = test::shared_dir();
-  if (!shared || !fs::exists(*shared / "fixtures" / "evalref" / "tiny32k" / "model.safetensors")) return std::nullopt;
-  return *shared / "fixtures" / "evalref";
-}
-
-std::vector<EncodedRequest> requests_of(const json& doc) {
-  std::vector<EncodedRequest> requests;
-  for (const json& r : doc["requests"])
-    requests.push_back({r["context_ids"].get<std::vector<TokenId>>(), r["continuation_ids"].get<std::vector<TokenId>>()});
-  return requests;
-}
-
-const Model& tiny32k() {
-  static const Model model = Model::load(*evalref_dir() / "tiny32k");
-  return model;
-}
+using test::evalref_dir;
+using test::requests_of;
+using test::tiny32k;
 
 class GroundTruth : public ::testing::TestWithParam<std::string> {
  protected:
@@ -51,8 +37,9 @@ class GroundTruth : public ::testing::TestWithParam<std::string> {
   }
 };
 
-// Every document of every task, in file order through ONE scorer (so its cached states carry
-// across documents and tasks as in a real run): per-choice values, decisions, and the summary.
+// Every document of every task, in file order through ONE scorer at the default batch size
+// (so its cached header carries across groups and tasks as in a real run): per-choice values,
+// decisions, and the summary.
 TEST_P(GroundTruth, EveryChoiceMatchesTheReference) {
   const fs::path ref = *evalref_dir() / "public" / GetParam();
   const json summary = json::parse(std::ifstream(ref / "summary.json"));
@@ -63,11 +50,17 @@ TEST_P(GroundTruth, EveryChoiceMatchesTheReference) {
     double max_delta = 0;
     std::vector<double> acc, acc_norm;
     std::map<std::string, std::vector<double>> acc_by_task;  // MMLU: per subject
-    for (const json& doc : test::read_json_lines(ref / (file + ".jsonl"))) {
+    const std::vector<json> docs = test::read_json_lines(ref / (file + ".jsonl"));
+    std::vector<std::vector<EncodedRequest>> all_requests;
+    for (const json& doc : docs) all_requests.push_back(requests_of(doc));
+    const std::vector<std::vector<ChoiceScore>> all_scores = scorer.score_documents(all_requests);
+    ASSERT_EQ(all_scores.size(), docs.size()) << file;
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+      const json& doc = docs[i];
       const std::string where = file + " doc " + doc["task"].get<std::string>() + "#" +
                                 std::to_string(doc["doc_id"].get<int>());
-      const std::vector<EncodedRequest> requests = requests_of(doc);
-      const std::vector<ChoiceScore> scores = scorer.score(requests);
+      const std::vector<EncodedRequest>& requests = all_requests[i];
+      const std::vector<ChoiceScore>& scores = all_scores[i];
       ASSERT_EQ(scores.size(), requests.size()) << where;
       std::vector<double> lls;
       for (std::size_t k = 0; k < scores.size(); ++k) {
@@ -174,7 +167,17 @@ TEST_F(ScorerRules, UnscorableRequestsAreErrors) {
   EXPECT_THROW(scorer.score({{{1, 2}, {}}}), Error);                  // nothing to score
   EXPECT_THROW(scorer.score({{{}, {5, 6}}}), Error);                  // nothing to predict from
   EXPECT_THROW(scorer.score({{{1, 2}, {5, 6, 7, 8, 9}}}), Error);     // continuation fills the window
+  EXPECT_THROW(scorer.score({{{1, 32000}, {5}}}), Error);             // id outside the vocabulary
+  EXPECT_THROW(scorer.score({{{1, 2}, {-1}}}), Error);
   EXPECT_THROW(Scorer(tiny32k(), 0), Error);
+  EXPECT_THROW(Scorer(tiny32k(), 2048, 0), Error);
+  // A document without choices has no scores (and breaks nothing for the others).
+  const std::vector<std::vector<ChoiceScore>> none = scorer.score_documents({{}, {{{1, 2}, {5}}}, {}});
+  ASSERT_EQ(none.size(), 3u);
+  EXPECT_TRUE(none[0].empty());
+  EXPECT_EQ(none[1].size(), 1u);
+  EXPECT_TRUE(none[2].empty());
+  EXPECT_TRUE(scorer.score({}).empty());
 }
 
 }  // namespace

@@ -19,6 +19,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Sequences per batched step: beyond this a step holds more forked states (and activations)
+// than it gains in speed.
+constexpr int kMaxBatchSize = 1024;
+
 struct EvalFlags {
   std::string model;
   std::string tasks;
@@ -29,6 +33,7 @@ struct EvalFlags {
   std::vector<std::string> doc_ids;
   std::string output;
   std::string log_samples;
+  int batch_size = 16;
   int threads = 0;
 };
 
@@ -72,6 +77,10 @@ eval::RunOptions run_options(const EvalFlags& f) {
   o.data_dir = f.data_dir;
   if (!fs::is_directory(o.data_dir)) throw Error("--data-dir: folder " + f.data_dir + " not found");
   o.limit = f.limit;
+  if (f.batch_size < 1 || f.batch_size > kMaxBatchSize)
+    throw Error("--batch-size must be between 1 and " + std::to_string(kMaxBatchSize) + " sequences, got " +
+                std::to_string(f.batch_size));
+  o.batch_size = f.batch_size;
   for (const std::string& text : f.doc_ids) eval::add_doc_ids(o.doc_ids, text);
   o.keep_token_ids = !f.log_samples.empty();
   return o;
@@ -118,6 +127,9 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--doc-ids", flags->doc_ids,
                   "TASK=ID,ID,...: only these lm-eval doc_ids of TASK (repeatable; mmlu_<subject> for MMLU); "
                   "tasks not named are evaluated in full, as lm-eval --samples does");
+  cmd->add_option("-b,--batch-size", flags->batch_size,
+                  "sequences per batched model step: the choices of several documents scored together "
+                  "(default 16; 1 scores one sequence at a time)");
   cmd->add_option("-o,--output", flags->output, "write lm-eval's results JSON here");
   cmd->add_option("--log-samples", flags->log_samples, "write one JSON line per document here");
   add_threads_option(*cmd, flags->threads);
