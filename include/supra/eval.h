@@ -121,7 +121,9 @@ class Scorer {
   const Model& model_;
   int max_length_;
   int batch_size_;
-  Batch batch_;  // the model's working memory, reused by every step
+  // The model's working memory, reused by every step. Scores need no bit-exactness between
+  // batch sizes (only sampling does): the fused products are fastest for many choices at once.
+  Batch batch_{Batch::Rows::Fused};
   // Carried from group to group, so that the few-shot header the documents of a task share is
   // read once, not once per group: the last header read that the next documents may start
   // with (empty before there is one), and the previous group's last context.

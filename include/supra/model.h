@@ -47,7 +47,17 @@ class Model;
 // step once the sizes settle. Not thread-safe; one Batch per calling thread.
 class Batch {
  public:
-  Batch();
+  // How the matrix products treat the rows of a step.
+  //  Exact  each sequence gets bit for bit what it gets alone: sequences shorter than the GEMM
+  //         threshold (decode tokens, short chunks) go through the dot-product kernels together,
+  //         whose rows do not depend on each other, a longer one through a product of its own.
+  //         A seeded sample is the same alone or under load (the server's choice).
+  //  Fused  all rows of the step through one product, which from 16 rows is the GEMM (in bf16
+  //         on CPUs with native bf16): fastest for steps of many multi-token sequences (scoring),
+  //         equal to Exact only to that path's rounding.
+  enum class Rows { Exact, Fused };
+
+  explicit Batch(Rows rows = Rows::Exact);
   Batch(Batch&&) noexcept;
   Batch& operator=(Batch&&) noexcept;
   ~Batch();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -14,6 +15,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/simd.h"
+#include "model/activations.h"
 #include "model/transformer.h"
 #include "supra/error.h"
 
@@ -56,6 +58,67 @@ State state_at_depth(const State& prefilled, std::int64_t depth) {
     l.values = std::move(values);
   }
   return s;
+}
+
+// Bytes of `n` copies of `base`, each with room for `extra` more tokens in its KV cache (a SUPRA
+// state does not grow).
+std::uint64_t forked_state_bytes(const ModelConfig& c, const State& base, int n, std::int64_t extra) {
+  std::uint64_t floats = 0;
+  for (const LayerState& l : base.layers) floats += l.matrix.size();
+  if (c.attention == AttentionKind::Softmax)
+    floats += std::uint64_t(c.n_layers) * std::uint64_t(base.position + extra) * std::uint64_t(c.n_kv_heads) *
+              std::uint64_t(c.qk_dim + c.v_dim);
+  return floats * sizeof(float) * std::uint64_t(n);
+}
+
+// `n` copies of `base`, each KV cache reserved for `extra` more tokens before it is filled: a
+// plain copy has no spare capacity, and doubling a cache of 16K tokens inside the timed steps
+// would be timed too (and take twice the memory).
+std::vector<State> fork_states(const ModelConfig& c, const State& base, int n, std::int64_t extra) {
+  const auto rows = static_cast<std::size_t>(base.position + extra);
+  std::vector<State> states(static_cast<std::size_t>(n));
+  for (State& s : states) {
+    s.position = base.position;
+    s.layers.resize(base.layers.size());
+    for (std::size_t i = 0; i < base.layers.size(); ++i) {
+      const LayerState& from = base.layers[i];
+      LayerState& to = s.layers[i];
+      to.matrix = from.matrix;
+      if (c.attention != AttentionKind::Softmax) continue;
+      to.keys.reserve(rows * static_cast<std::size_t>(c.n_kv_heads * c.qk_dim));
+      to.values.reserve(rows * static_cast<std::size_t>(c.n_kv_heads * c.v_dim));
+      to.keys.assign(from.keys.begin(), from.keys.end());
+      to.values.assign(from.values.begin(), from.values.end());
+    }
+  }
+  return states;
+}
+
+// `n` sequences forked from `base` decode `steps` tokens together, one batched step per token
+// over one set of activations (sized by an untimed first step). Returns tokens/s of all of them.
+double batch_decode_tok_s(const ModelConfig& c, const Transformer& model, const State& base, int n,
+                          std::int64_t steps, std::mt19937& rng) {
+  std::vector<State> states = fork_states(c, base, n, steps + 1);
+  const std::vector<TokenId> ids = random_ids((steps + 1) * n, c.vocab_size, rng);
+  std::vector<SequenceStep> batch(static_cast<std::size_t>(n));
+  Activations acts;
+  auto step = [&](std::int64_t t) {
+    for (int i = 0; i < n; ++i)
+      batch[static_cast<std::size_t>(i)] = {std::span(ids).subspan(static_cast<std::size_t>(t * n + i), 1),
+                                            &states[static_cast<std::size_t>(i)], AttentionPath::Step,
+                                            LogitsWanted::Last};
+    model.run(batch, acts, {});
+  };
+  step(0);
+  const auto start = Clock::now();
+  for (std::int64_t t = 1; t <= steps; ++t) step(t);
+  return double(n) * double(steps) / seconds_since(start);
+}
+
+std::string gigabytes(std::uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f GB", double(bytes) / 1e9);
+  return text;
 }
 
 }  // namespace
@@ -122,6 +185,8 @@ Result run(const ModelConfig& config, const Weights& weights, const Options& o) 
   if (o.depths.empty()) throw Error("bench: no depths to measure");
   for (std::int64_t d : o.depths)
     if (d < 0) throw Error("bench: depths must be non-negative, got " + std::to_string(d));
+  for (int n : o.batch_sizes)
+    if (n < 1) throw Error("bench: batch sizes must be at least 1, got " + std::to_string(n));
   if (o.threads > 0) omp_set_num_threads(o.threads);
 
   Result r;
@@ -157,7 +222,21 @@ Result run(const ModelConfig& config, const Weights& weights, const Options& o) 
   }
   r.decode_bandwidth_fraction =
       r.decode_tok_s.front().second * double(r.weight_bytes_per_token) / (r.read_bandwidth_gb_s * 1e9);
-  r.peak_rss_bytes = peak_rss_bytes();
+  r.peak_rss_bytes = peak_rss_bytes();  // before the batched decode's forked states
+
+  for (std::int64_t depth : o.batch_sizes.empty() ? std::vector<std::int64_t>{} : o.depths) {
+    const State base = depth == 0 ? model.new_state() : state_at_depth(prefilled, depth);
+    for (int n : o.batch_sizes) {
+      BatchDecode b{depth, n, 0, forked_state_bytes(config, base, n, o.decode_tokens + 1), {}};
+      if (b.state_bytes > o.batch_state_limit_bytes)
+        b.skipped = "the states of " + std::to_string(n) + " sequences at depth " + std::to_string(depth) +
+                    " take " + gigabytes(b.state_bytes) + ", over the bound of " +
+                    gigabytes(o.batch_state_limit_bytes);
+      else
+        b.aggregate_tok_s = batch_decode_tok_s(config, model, base, n, o.decode_tokens, rng);
+      r.batch_decode.push_back(std::move(b));
+    }
+  }
   return r;
 }
 

@@ -1,7 +1,8 @@
 // `supra bench`: prefill and decode speed of one model (loaded or synthetic) at several
 // context depths, the bytes of weights each decoded token reads, and the machine's streaming
 // read bandwidth measured in the same run, so that decode speed can be read as a fraction of
-// the memory-bandwidth bound.
+// the memory-bandwidth bound. Optionally the aggregate decode of N sequences stepping together,
+// one batched forward pass (one pass over the weights) per step.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -18,6 +19,21 @@ struct Options {
   std::vector<std::int64_t> depths = {0, 1024, 4096, 16384};
   std::int64_t decode_tokens = 16;
   int threads = 0;  // 0: OpenMP's default
+  // Batch sizes of the batched decode, measured at every depth; empty: not measured.
+  std::vector<int> batch_sizes;
+  // The forked states of one batched measurement may take at most this many bytes together (a
+  // softmax teacher's KV cache after 16K tokens is ~0.7 GB per sequence at the 1B shape); larger
+  // measurements are skipped with the reason.
+  std::uint64_t batch_state_limit_bytes = std::uint64_t{4} << 30;
+};
+
+// N sequences decoding together at one depth.
+struct BatchDecode {
+  std::int64_t depth = 0;
+  int batch = 0;
+  double aggregate_tok_s = 0;  // batch × steps / time of the steps; 0 when skipped
+  std::uint64_t state_bytes = 0;  // the N states together, with room for the steps' tokens
+  std::string skipped;            // why it was not measured; empty when it was
 };
 
 struct Result {
@@ -33,6 +49,7 @@ struct Result {
   double decode_bandwidth_fraction = 0;  // at the first depth
   std::uint64_t peak_rss_bytes = 0;  // while the model ran: the bandwidth probe's buffer excluded
   std::uint64_t state_bytes_at_max_depth = 0;
+  std::vector<BatchDecode> batch_decode;  // depth-major, in the order of Options
 };
 
 // Bytes of weights one decoded token reads: every layer matrix, the output matrix and one
@@ -46,7 +63,9 @@ double read_bandwidth_gb_s(int threads);
 // Runs the measurements on a model. Decode at depth d starts from a state of position d: the
 // state of the measured prefill, extended to d (a SUPRA state has the same size at any depth,
 // only its position moves; a softmax KV cache is filled to d rows by repeating the prefill's
-// rows), so no depth needs d tokens of prefill.
+// rows), so no depth needs d tokens of prefill. The batched decode forks that same state N times
+// and advances all N with one batched step per token (Transformer::run over N SequenceSteps,
+// the pass Model::forward(Batch&) makes), reusing one set of activations across the steps.
 Result run(const ModelConfig& config, const Weights& weights, const Options& options);
 
 // Peak resident set size of this process since it started or since restart_peak_rss, in bytes.

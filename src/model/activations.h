@@ -28,6 +28,7 @@ struct Activations {
   std::vector<std::int64_t> first_row, row_count;      // per sequence: token rows
   std::vector<std::int64_t> first_logit, logit_count;  // per sequence: logit rows
   std::vector<std::size_t> row_order, logit_order;     // sequences by ascending count
+  bool fused = false;  // this run multiplies all rows at once (Batch::Rows::Fused)
 
   // Makes every buffer hold at least what `rows` token rows and `logit_rows` logit rows need.
   void reserve(const ModelConfig& c, std::int64_t rows, std::int64_t logit_rows);

@@ -71,10 +71,11 @@ struct Batch::Impl {
   std::vector<SequenceStep> steps;
   Activations activations;  // entry i's logits: rows first_logit[i] .. + logit_count[i]
   std::size_t vocab = 0;     // of the model that ran the step
+  Batch::Rows rows = Batch::Rows::Exact;
   bool ran = false;  // logits are those of the entries now in the batch
 };
 
-Batch::Batch() : impl_(std::make_unique<Impl>()) {}
+Batch::Batch(Rows rows) : impl_(std::make_unique<Impl>()) { impl_->rows = rows; }
 Batch::Batch(Batch&&) noexcept = default;
 Batch& Batch::operator=(Batch&&) noexcept = default;
 Batch::~Batch() = default;
@@ -111,7 +112,7 @@ void Model::forward(Batch& batch) const {
       if (b.steps[j].state == b.steps[i].state)
         throw Error("batch entries " + std::to_string(j) + " and " + std::to_string(i) + " continue the same state");
   }
-  impl_->transformer.run(b.steps, b.activations);
+  impl_->transformer.run(b.steps, b.activations, {}, b.rows == Batch::Rows::Fused);
   b.vocab = static_cast<std::size_t>(impl_->config.vocab_size);
   b.ran = true;
 }

@@ -92,13 +92,15 @@ Transformer::Transformer(const ModelConfig& config, const Weights& weights, Matm
       observer_(std::move(observer)) {}
 
 void Transformer::project(float* out, const float* x, const kernels::Matrix& w, std::span<const std::int64_t> first,
-                          std::span<const std::int64_t> count, std::span<const std::size_t> order, Op op) const {
+                          std::span<const std::int64_t> count, std::span<const std::size_t> order, bool fused,
+                          Op op) const {
   std::int64_t rows = 0;
   for (const std::int64_t n : count) rows += n;
   if (rows == 0) return;
   if (observer_) observer_(w, x, rows);
   const OpTimer timer(profile_, op);
   if (profile_) (*profile_)[op].weight_bytes += static_cast<std::int64_t>(w.row_bytes()) * w.rows;
+  if (fused) return kernels::matmul(out, x, w, rows);
   // The sequences below the GEMM threshold lead the layout: their rows are [0, shared), one
   // pass of the dot-product kernels over the weights for all of them.
   const std::int64_t threshold = kernels::gemm_min_tokens(w.dtype);
@@ -128,7 +130,7 @@ std::vector<float> Transformer::run(std::span<const TokenId> ids, State& state, 
   return std::vector<float>(acts.logits.begin(), acts.logits.begin() + logit_rows(step) * c_.vocab_size);
 }
 
-void Transformer::run(std::span<const SequenceStep> steps, Activations& a, const TraceFn& trace) const {
+void Transformer::run(std::span<const SequenceStep> steps, Activations& a, const TraceFn& trace, bool fused) const {
   const std::int64_t D = c_.dim;
   std::int64_t R = 0, wanted_rows = 0;
   for (const SequenceStep& s : steps) {
@@ -139,6 +141,7 @@ void Transformer::run(std::span<const SequenceStep> steps, Activations& a, const
   if (R == 0) return;
 
   lay_out(steps, a);
+  a.fused = fused;
   {
     const OpTimer timer(profile_, Op::Embed);
     for (std::size_t i = 0; i < steps.size(); ++i)
@@ -180,7 +183,7 @@ void Transformer::run(std::span<const SequenceStep> steps, Activations& a, const
     }
   }
   if (steps.size() == 1 && steps[0].wanted == LogitsWanted::All) emit(trace, -1, "final_norm_out", a.z, R * D);
-  project(a.logits.data(), a.z.data(), w_.output, a.first_logit, a.logit_count, a.logit_order, Op::Logits);
+  project(a.logits.data(), a.z.data(), w_.output, a.first_logit, a.logit_count, a.logit_order, a.fused, Op::Logits);
 }
 
 void Transformer::feature_maps(std::span<const SequenceStep> steps, Activations& a, std::int64_t R,

@@ -52,7 +52,9 @@ class Transformer {
   // threshold go through the dot-product kernels together (each row computed on its own), a
   // longer sequence's rows through their own product, exactly as alone. `trace` sees the
   // intermediates of all rows (meaningful for a single sequence).
-  void run(std::span<const SequenceStep> steps, Activations& acts, const TraceFn& trace = {}) const;
+  // `fused`: every matrix product over all rows at once instead (Batch::Rows::Fused).
+  void run(std::span<const SequenceStep> steps, Activations& acts, const TraceFn& trace = {},
+           bool fused = false) const;
 
   // One sequence, with activations of its own; returns its logits.
   std::vector<float> run(std::span<const TokenId> ids, State& state, AttentionPath path, LogitsWanted wanted,
@@ -77,10 +79,10 @@ class Transformer {
   // out[rows, w.rows] = x[rows, w.cols] · wᵀ over the rows of every sequence (laid out by
   // first/count/order, see Activations), shown to the observer first, timed as `op`.
   void project(float* out, const float* x, const kernels::Matrix& w, std::span<const std::int64_t> first,
-               std::span<const std::int64_t> count, std::span<const std::size_t> order, Op op) const;
+               std::span<const std::int64_t> count, std::span<const std::size_t> order, bool fused, Op op) const;
   // project() over the token rows of the run.
   void project(float* out, const float* x, const kernels::Matrix& w, const Activations& a, Op op) const {
-    project(out, x, w, a.first_row, a.row_count, a.row_order, op);
+    project(out, x, w, a.first_row, a.row_count, a.row_order, a.fused, op);
   }
 
   const ModelConfig& c_;

@@ -1,5 +1,6 @@
 // `supra bench` end to end: the JSON contract (keys, the depths asked for, the weight bytes of
-// the shape), a loaded model folder, and its bad flags. Speeds are never asserted.
+// the shape), the batched decode (--batch), a loaded model folder, and its bad flags. Speeds are
+// never asserted.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -36,6 +37,7 @@ TEST(CliBench, SyntheticJsonHasEveryKeyAndDefaultDepths) {
   EXPECT_TRUE(j.at("prefill_gemm").get<std::string>().starts_with("oneDNN ")) << j.dump();
   for (const char* depth : {"0", "1024", "4096", "16384"})
     EXPECT_GT(j.at("decode_tok_s").at(depth).get<double>(), 0.0) << depth;
+  EXPECT_FALSE(j.contains("batch_decode_tok_s")) << "measured only with --batch";
   // tiny: per layer wq 64×64, wk 32×64, wv 32×64, wo 64×64, gate and up 96×64, down 64×96,
   // feature maps 64×64 and 32×32; two layers, the 256×64 output and one embedding row; 2 bytes each.
   const std::int64_t per_layer = 4096 + 2048 + 2048 + 4096 + 3 * 6144 + 4096 + 1024;
@@ -64,6 +66,37 @@ TEST(CliBench, TableOutput) {
   EXPECT_NE(r.out.find("read bandwidth"), std::string::npos) << r.out;
 }
 
+TEST(CliBench, BatchedDecodeKeyedByBatchSizeAndDepth) {
+  const nlohmann::json j = run_json(std::string("--synthetic tiny --depths 0,16 --batch 1,3,17") + kFast);
+  expect_contract(j);
+  EXPECT_EQ(j.at("batch_decode_depth"), 0);
+  const nlohmann::json& at_first = j.at("batch_decode_tok_s");
+  ASSERT_EQ(at_first.size(), 3u) << j.dump();
+  for (const char* n : {"1", "3", "17"}) {
+    EXPECT_GT(at_first.at(n).get<double>(), 0.0) << n;
+    EXPECT_GT(j.at("batch_decode_tok_s_by_depth").at("16").at(n).get<double>(), 0.0) << n;
+  }
+  EXPECT_EQ(j.at("batch_decode_tok_s_by_depth").at("0"), at_first);
+  EXPECT_TRUE(j.at("batch_decode_skipped").empty());
+}
+
+TEST(CliBench, BatchedDecodeOverTheStateBoundIsSkipped) {
+  // The softmax golden's KV cache takes 2 KiB a token: two sequences after 1000 tokens exceed
+  // 1 MiB, at depth 0 they do not.
+  const std::string args =
+      "-m " + q(golden("mistral_softmax")) + " --depths 0,1000 --batch 1,2 --batch-state-mib 1" + kFast;
+  const nlohmann::json j = run_json(args);
+  EXPECT_GT(j.at("batch_decode_tok_s").at("2").get<double>(), 0.0) << j.dump();
+  EXPECT_TRUE(j.at("batch_decode_tok_s_by_depth").at("1000").at("2").is_null()) << j.dump();
+  ASSERT_EQ(j.at("batch_decode_skipped").size(), 2u) << j.dump();
+  EXPECT_NE(j.at("batch_decode_skipped").at(1).get<std::string>().find("2 sequences at depth 1000"),
+            std::string::npos);
+  const CliResult table = run_cli("bench " + args);
+  ASSERT_EQ(table.exit_code, 0) << describe(table);
+  EXPECT_NE(table.out.find("batched decode"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("skipped: the states of 2 sequences at depth 1000"), std::string::npos) << table.out;
+}
+
 TEST(CliBench, OpenMPWaitsArePassiveUnlessTheUserChoseAPolicy) {
   // GNU OpenMP's default spinning is ruinous beside another job (docs/PERFORMANCE.md), so supra
   // starts itself again with passive waits; a policy the user set is kept.
@@ -84,6 +117,13 @@ TEST(CliBench, BadFlagsAreErrors) {
   expect_error(run_cli("bench -m " + q(golden("supra_gqa")) + " --dtype q8"), "--synthetic models only");
   expect_error(run_cli("bench --synthetic tiny --depths 0,x"), "--depths");
   expect_error(run_cli("bench --synthetic tiny --decode-tokens 0"), "--decode-tokens");
+  expect_error(run_cli("bench --synthetic tiny --depths 0,"), "--depths");
+  expect_error(run_cli("bench --synthetic tiny --batch ''"), "--batch is empty");
+  for (const char* batch : {"0", "2,x", "-1", "1,"})
+    expect_error(run_cli(std::string("bench --synthetic tiny --batch ") + batch), "--batch must be");
+  expect_error(run_cli("bench --synthetic tiny --batch 1025"), "at most 1024");
+  expect_error(run_cli("bench --synthetic tiny --batch-state-mib -1"), "--batch-state-mib");
+  expect_error(run_cli("bench --synthetic tiny --batch-state-mib 1048577"), "--batch-state-mib");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // supra bench: prefill and decode speed of a model folder (-m) or of a synthetic model of a
 // known shape (--synthetic, random weights generated in memory), against the machine's read
-// bandwidth measured in the same run. A table, or one JSON object with --json.
+// bandwidth measured in the same run; with --batch, the aggregate decode of N sequences stepping
+// together. A table, or one JSON object with --json.
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -17,14 +18,21 @@
 namespace supra::cli {
 namespace {
 
+// More sequences than any server runs at once; also bounds the batch's token ids and activations.
+constexpr std::int64_t kMaxBatch = 1024;
+constexpr std::int64_t kMaxStateMib = std::int64_t{1} << 20;
+
 struct Flags {
-  std::string model, synthetic, dtype = "bf16", depths = "0,1024,4096,16384";
-  bool dtype_given = false, json = false;
+  std::string model, synthetic, dtype = "bf16", depths = "0,1024,4096,16384", batch;
+  std::int64_t batch_state_mib = 4096;
+  bool dtype_given = false, batch_given = false, json = false;
   bench::Options options;
 };
 
-std::vector<std::int64_t> parse_depths(const std::string& text) {
-  std::vector<std::int64_t> depths;
+// "a,b,c" as integers of at least `minimum` ("non-negative" or "positive" says which in errors).
+std::vector<std::int64_t> parse_list(const std::string& flag, const std::string& text, std::int64_t minimum) {
+  const char* kind = minimum > 0 ? "positive" : "non-negative";
+  std::vector<std::int64_t> values;
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
@@ -35,12 +43,14 @@ std::vector<std::int64_t> parse_depths(const std::string& text) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used == 0 || used != item.size() || v < 0)
-      throw Error("--depths must be a comma-separated list of non-negative integers, got \"" + text + "\"");
-    depths.push_back(v);
+    if (used == 0 || used != item.size() || v < minimum)
+      throw Error(flag + " must be a comma-separated list of " + kind + " integers, got \"" + text + "\"");
+    values.push_back(v);
   }
-  if (depths.empty()) throw Error("--depths is empty");
-  return depths;
+  if (values.empty()) throw Error(flag + " is empty");
+  if (text.ends_with(','))  // getline drops the empty last item
+    throw Error(flag + " must be a comma-separated list of " + kind + " integers, got \"" + text + "\"");
+  return values;
 }
 
 // The stored types of a loaded model's matrices, joined ("bf16", "q4+f32", ...).
@@ -73,27 +83,57 @@ void print_table(const bench::Result& r, double setup_s) {
                 static_cast<long long>(depth), tok_s, 100.0 * tok_s / bound, bound);
   std::printf("state at max depth     %.1f MB\n", double(r.state_bytes_at_max_depth) / 1e6);
   std::printf("peak RSS               %.2f GB\n", double(r.peak_rss_bytes) / 1e9);
+  if (r.batch_decode.empty()) return;
+  std::printf("batched decode         N sequences, one batched step per token (tok/s)\n");
+  std::printf("  %8s %6s %12s %14s %10s\n", "depth", "batch", "aggregate", "per sequence", "vs batch 1");
+  for (const bench::BatchDecode& b : r.batch_decode) {
+    if (!b.skipped.empty()) {
+      std::printf("  %8lld %6d skipped: %s\n", static_cast<long long>(b.depth), b.batch, b.skipped.c_str());
+      continue;
+    }
+    double single = 0;  // batch 1 at the same depth, when measured
+    for (const bench::BatchDecode& one : r.batch_decode)
+      if (one.depth == b.depth && one.batch == 1) single = one.aggregate_tok_s;
+    char ratio[16] = "-";
+    if (single > 0) std::snprintf(ratio, sizeof ratio, "%.2fx", b.aggregate_tok_s / single);
+    std::printf("  %8lld %6d %12.2f %14.2f %10s\n", static_cast<long long>(b.depth), b.batch, b.aggregate_tok_s,
+                b.aggregate_tok_s / b.batch, ratio);
+  }
 }
 
 void print_json(const bench::Result& r, double setup_s) {
   nlohmann::json decode = nlohmann::json::object();
   for (const auto& [depth, tok_s] : r.decode_tok_s) decode[std::to_string(depth)] = tok_s;
-  const nlohmann::json j = {{"shape", r.shape},
-                            {"dtype", r.dtype},
-                            {"threads", r.threads},
-                            {"simd_target", r.simd_target},
-                            {"openmp_waits", r.openmp_waits},
-                            {"setup_s", setup_s},
-                            {"prefill_tokens", r.prefill_tokens},
-                            {"prefill_tok_s", r.prefill_tok_s},
-                            {"prefill_gemm", r.prefill_gemm},
-                            {"decode_tokens", r.decode_tokens},
-                            {"decode_tok_s", decode},
-                            {"weight_bytes_per_token", r.weight_bytes_per_token},
-                            {"read_bandwidth_gb_s", r.read_bandwidth_gb_s},
-                            {"decode_bandwidth_fraction", r.decode_bandwidth_fraction},
-                            {"state_bytes_at_max_depth", r.state_bytes_at_max_depth},
-                            {"peak_rss_bytes", r.peak_rss_bytes}};
+  nlohmann::json j = {{"shape", r.shape},
+                      {"dtype", r.dtype},
+                      {"threads", r.threads},
+                      {"simd_target", r.simd_target},
+                      {"openmp_waits", r.openmp_waits},
+                      {"setup_s", setup_s},
+                      {"prefill_tokens", r.prefill_tokens},
+                      {"prefill_tok_s", r.prefill_tok_s},
+                      {"prefill_gemm", r.prefill_gemm},
+                      {"decode_tokens", r.decode_tokens},
+                      {"decode_tok_s", decode},
+                      {"weight_bytes_per_token", r.weight_bytes_per_token},
+                      {"read_bandwidth_gb_s", r.read_bandwidth_gb_s},
+                      {"decode_bandwidth_fraction", r.decode_bandwidth_fraction},
+                      {"state_bytes_at_max_depth", r.state_bytes_at_max_depth},
+                      {"peak_rss_bytes", r.peak_rss_bytes}};
+  if (!r.batch_decode.empty()) {
+    // Keyed by depth, then by batch size; a skipped measurement is null, its reason listed.
+    nlohmann::json by_depth = nlohmann::json::object(), skipped = nlohmann::json::array();
+    for (const bench::BatchDecode& b : r.batch_decode) {
+      by_depth[std::to_string(b.depth)][std::to_string(b.batch)] =
+          b.skipped.empty() ? nlohmann::json(b.aggregate_tok_s) : nlohmann::json(nullptr);
+      if (!b.skipped.empty()) skipped.push_back(b.skipped);
+    }
+    const std::string first = std::to_string(r.batch_decode.front().depth);
+    j["batch_decode_depth"] = r.batch_decode.front().depth;
+    j["batch_decode_tok_s"] = by_depth[first];
+    j["batch_decode_tok_s_by_depth"] = by_depth;
+    j["batch_decode_skipped"] = skipped;
+  }
   std::printf("%s\n", j.dump().c_str());
 }
 
@@ -101,7 +141,17 @@ void run(Flags& f) {
   apply_threads(f.options.threads);
   if (f.model.empty() == f.synthetic.empty()) throw Error("give exactly one of -m/--model and --synthetic");
   if (!f.model.empty() && f.dtype_given) throw Error("--dtype applies to --synthetic models only");
-  f.options.depths = parse_depths(f.depths);
+  f.options.depths = parse_list("--depths", f.depths, 0);
+  if (f.batch_given)
+    for (std::int64_t n : parse_list("--batch", f.batch, 1)) {
+      if (n > kMaxBatch)
+        throw Error("--batch sizes are at most " + std::to_string(kMaxBatch) + ", got " + std::to_string(n));
+      f.options.batch_sizes.push_back(static_cast<int>(n));
+    }
+  if (f.batch_state_mib < 0 || f.batch_state_mib > kMaxStateMib)
+    throw Error("--batch-state-mib must be between 0 and " + std::to_string(kMaxStateMib) + " (1 TiB), got " +
+                std::to_string(f.batch_state_mib));
+  f.options.batch_state_limit_bytes = static_cast<std::uint64_t>(f.batch_state_mib) << 20;
   const auto start = std::chrono::steady_clock::now();
   bench::Result r;
   if (!f.synthetic.empty()) {
@@ -138,6 +188,13 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--depths", flags->depths, "context depths to decode at (default 0,1024,4096,16384)");
   cmd->add_option("--prefill-tokens", flags->options.prefill_tokens, "tokens of the timed prefill (default 512)");
   cmd->add_option("--decode-tokens", flags->options.decode_tokens, "timed decode steps per depth (default 16)");
+  cmd->add_option("--batch", flags->batch,
+                  "batch sizes: N sequences decode together, one batched step per token, at every depth "
+                  "(e.g. 1,4,8,16,32; default: not measured)")
+      ->each([flags](const std::string&) { flags->batch_given = true; });
+  cmd->add_option("--batch-state-mib", flags->batch_state_mib,
+                  "bound on the N forked states of one batched measurement, in MiB; larger ones are skipped "
+                  "(default 4096)");
   add_threads_option(*cmd, flags->options.threads);
   cmd->add_flag("--json", flags->json, "print one JSON object instead of a table");
   cmd->callback([flags] { run(*flags); });
