@@ -96,8 +96,8 @@ std::vector<State> fork_states(const ModelConfig& c, const State& base, int n, s
 
 // `n` sequences forked from `base` decode `steps` tokens together, one batched step per token
 // over one set of activations (sized by an untimed first step). Returns tokens/s of all of them.
-double batch_decode_tok_s(const ModelConfig& c, const Transformer& model, const State& base, int n,
-                          std::int64_t steps, std::mt19937& rng) {
+double batch_decode_tok_s(const ModelConfig& c, Transformer& model, const State& base, int n, std::int64_t steps,
+                          std::mt19937& rng, OpProfile* profile) {
   std::vector<State> states = fork_states(c, base, n, steps + 1);
   const std::vector<TokenId> ids = random_ids((steps + 1) * n, c.vocab_size, rng);
   std::vector<SequenceStep> batch(static_cast<std::size_t>(n));
@@ -110,9 +110,12 @@ double batch_decode_tok_s(const ModelConfig& c, const Transformer& model, const 
     model.run(batch, acts, {});
   };
   step(0);
+  model.set_profile(profile);
   const auto start = Clock::now();
   for (std::int64_t t = 1; t <= steps; ++t) step(t);
-  return double(n) * double(steps) / seconds_since(start);
+  const double seconds = seconds_since(start);
+  model.set_profile(nullptr);
+  return double(n) * double(steps) / seconds;
 }
 
 std::string gigabytes(std::uint64_t bytes) {
@@ -201,7 +204,7 @@ Result run(const ModelConfig& config, const Weights& weights, const Options& o) 
   r.read_bandwidth_gb_s = read_bandwidth_gb_s(r.threads);
   restart_peak_rss();  // the probe's buffer, freed by now, is not the model's memory
 
-  const Transformer model(config, weights);
+  Transformer model(config, weights);
   std::mt19937 rng(7);
   State prefilled = model.new_state();
   const std::vector<TokenId> prompt = random_ids(o.prefill_tokens, config.vocab_size, rng);
@@ -213,11 +216,15 @@ Result run(const ModelConfig& config, const Weights& weights, const Options& o) 
     State s = depth == 0 ? model.new_state() : state_at_depth(prefilled, depth);
     const std::vector<TokenId> ids = random_ids(o.decode_tokens + 1, config.vocab_size, rng);
     model.run(std::span(ids).first(1), s, AttentionPath::Step, LogitsWanted::Last, {});  // warm-up
+    const bool profiled = o.profile && depth == o.depths.front();
+    if (profiled) r.profiles.push_back({"decode", o.decode_tokens, {}});
+    model.set_profile(profiled ? &r.profiles.back().ops : nullptr);
     start = Clock::now();
     for (std::int64_t t = 1; t <= o.decode_tokens; ++t)
       model.run(std::span(ids).subspan(static_cast<std::size_t>(t), 1), s, AttentionPath::Step, LogitsWanted::Last,
                 {});
     r.decode_tok_s.emplace_back(depth, double(o.decode_tokens) / seconds_since(start));
+    model.set_profile(nullptr);
     r.state_bytes_at_max_depth = std::max<std::uint64_t>(r.state_bytes_at_max_depth, s.bytes());
   }
   r.decode_bandwidth_fraction =
@@ -232,8 +239,12 @@ Result run(const ModelConfig& config, const Weights& weights, const Options& o) 
         b.skipped = "the states of " + std::to_string(n) + " sequences at depth " + std::to_string(depth) +
                     " take " + gigabytes(b.state_bytes) + ", over the bound of " +
                     gigabytes(o.batch_state_limit_bytes);
-      else
-        b.aggregate_tok_s = batch_decode_tok_s(config, model, base, n, o.decode_tokens, rng);
+      else {
+        const bool profiled = o.profile && depth == o.depths.front();
+        if (profiled) r.profiles.push_back({"batch " + std::to_string(n), o.decode_tokens, {}});
+        b.aggregate_tok_s = batch_decode_tok_s(config, model, base, n, o.decode_tokens, rng,
+                                               profiled ? &r.profiles.back().ops : nullptr);
+      }
       r.batch_decode.push_back(std::move(b));
     }
   }

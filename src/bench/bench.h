@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "model/op_profile.h"
 #include "model/weights.h"
 #include "supra/config.h"
 
@@ -25,6 +26,15 @@ struct Options {
   // softmax teacher's KV cache after 16K tokens is ~0.7 GB per sequence at the 1B shape); larger
   // measurements are skipped with the reason.
   std::uint64_t batch_state_limit_bytes = std::uint64_t{4} << 30;
+  // Time every operation of the decode at the first depth (and of each batched decode there).
+  bool profile = false;
+};
+
+// Where the timed decode steps of one measurement spent their time.
+struct DecodeProfile {
+  std::string label;  // "decode" (one sequence) or "batch N"
+  std::int64_t steps = 0;
+  OpProfile ops;
 };
 
 // N sequences decoding together at one depth.
@@ -50,6 +60,7 @@ struct Result {
   std::uint64_t peak_rss_bytes = 0;  // while the model ran: the bandwidth probe's buffer excluded
   std::uint64_t state_bytes_at_max_depth = 0;
   std::vector<BatchDecode> batch_decode;  // depth-major, in the order of Options
+  std::vector<DecodeProfile> profiles;    // with Options::profile: the first depth's decodes
 };
 
 // Bytes of weights one decoded token reads: every layer matrix, the output matrix and one

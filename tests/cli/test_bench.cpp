@@ -80,6 +80,29 @@ TEST(CliBench, BatchedDecodeKeyedByBatchSizeAndDepth) {
   EXPECT_TRUE(j.at("batch_decode_skipped").empty());
 }
 
+TEST(CliBench, ProfileTimesEveryOperationOfTheFirstDepthsDecodes) {
+  const std::string args = std::string("--synthetic tiny --depths 0,16 --batch 1,3 --profile") + kFast;
+  const nlohmann::json j = run_json(args);
+  const nlohmann::json& profile = j.at("profile_s_per_step");
+  ASSERT_EQ(profile.size(), 3u) << j.dump();  // the first depth only: decode, batch 1, batch 3
+  for (const char* label : {"decode", "batch 1", "batch 3"}) {
+    double total = 0;
+    for (const char* op : {"embedding", "rmsnorm", "q/k/v projections", "feature maps, rotary", "attention core",
+                           "groupnorm", "attention output projection", "ffn projections", "swiglu, residual adds",
+                           "final norm, logits"}) {
+      const double s = profile.at(label).at(op).get<double>();
+      EXPECT_GE(s, 0.0) << label << " " << op;
+      total += s;
+    }
+    EXPECT_GT(total, 0.0) << label;
+  }
+  const CliResult table = run_cli("bench " + args);
+  ASSERT_EQ(table.exit_code, 0) << describe(table);
+  EXPECT_NE(table.out.find("profile"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("attention core"), std::string::npos) << table.out;
+  EXPECT_FALSE(run_json(std::string("--synthetic tiny --depths 0") + kFast).contains("profile_s_per_step"));
+}
+
 TEST(CliBench, BatchedDecodeOverTheStateBoundIsSkipped) {
   // The softmax golden's KV cache takes 2 KiB a token: two sequences after 1000 tokens exceed
   // 1 MiB, at depth 0 they do not.

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <thread>
 
 #include "serve/server.h"
@@ -59,6 +61,32 @@ inline int connect_to(int port) {
   }
   timeval timeout{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  return fd;
+}
+
+// Starts a greedy streaming completion of `prompt` without a token limit on a raw socket and
+// returns the socket (once its first token arrived, when `wait_first`: it is then decoding, and
+// stays so until the socket is closed, which is the disconnect), or -1.
+inline int start_endless_stream(int port, const std::string& prompt, bool wait_first = true) {
+  const std::string body = nlohmann::json{{"prompt", prompt}, {"max_tokens", 1 << 24}, {"temperature", 0},
+                                          {"stream", true}}.dump();
+  const int fd = connect_to(port);
+  const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  if (fd < 0 || ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  std::string got;
+  char buf[4096];
+  while (wait_first && got.find("data: {") == std::string::npos) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      ::close(fd);
+      return -1;
+    }
+    got.append(buf, static_cast<std::size_t>(n));
+  }
   return fd;
 }
 

@@ -32,6 +32,7 @@ namespace supra::serve {
 namespace {
 
 using test::connect_to;
+using test::start_endless_stream;
 using test::kModel;
 using test::RunningServer;
 
@@ -515,31 +516,6 @@ class OneSlotTest : public ::testing::Test {
     }
     return true;
   }
-  // Starts an endless streaming completion on a raw socket and returns the socket once the
-  // first token arrived (when `wait_first`), -1 on failure. Closing it is the disconnect.
-  static int start_endless_stream(bool wait_first) {
-    const std::string body = json{{"prompt", "Once upon a time"}, {"max_tokens", 1 << 24}, {"temperature", 0},
-                                  {"stream", true}}.dump();
-    const int fd = connect_to(port_);
-    const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    if (fd < 0 || ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
-      if (fd >= 0) ::close(fd);
-      return -1;
-    }
-    std::string got;
-    char buf[4096];
-    while (wait_first && got.find("data: {") == std::string::npos) {
-      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) {
-        ::close(fd);
-        return -1;
-      }
-      got.append(buf, static_cast<std::size_t>(n));
-    }
-    return fd;
-  }
-
   static RunningServer* server_;
   static int port_;
 };
@@ -567,9 +543,9 @@ TEST_F(OneSlotTest, ChatUsesTheConfiguredTemplate) {
 TEST_F(OneSlotTest, FullQueueAnswers503) {
   const double cancelled = metric("supra_cancelled_total");
   const double rejected = metric("supra_rejected_total");
-  const int running = start_endless_stream(true);
+  const int running = start_endless_stream(port_, "Once upon a time");
   ASSERT_GE(running, 0);
-  const int queued = start_endless_stream(false);
+  const int queued = start_endless_stream(port_, "Once upon a time", false);
   ASSERT_GE(queued, 0);
   ASSERT_TRUE(wait_for([] { return metric("supra_queue_depth") == 1; }));
   // Beyond capacity, concurrently: both refused at once with the OpenAI error.
@@ -591,7 +567,7 @@ TEST_F(OneSlotTest, FullQueueAnswers503) {
 
 TEST_F(OneSlotTest, DisconnectCancelsTheSequence) {
   const double cancelled = metric("supra_cancelled_total");
-  const int fd = start_endless_stream(true);
+  const int fd = start_endless_stream(port_, "Once upon a time");
   ASSERT_GE(fd, 0);
   EXPECT_EQ(metric("supra_active_sequences"), 1);
   ::close(fd);

@@ -30,8 +30,8 @@ namespace supra::serve {
 namespace {
 
 using nlohmann::json;
-using test::connect_to;
 using test::RunningServer;
+using test::start_endless_stream;
 namespace fs = std::filesystem;
 
 struct Call {
@@ -103,32 +103,6 @@ bool wait_for(const std::function<bool()>& done) {
 // run beside it).
 constexpr const char* kLongGreedyPrompt = "Lily said, \"Yes! Yes! Yes! Yes!";
 
-// Starts a greedy streaming completion of kLongGreedyPrompt without a token limit on a raw
-// socket and returns the socket once its first token arrived (it is then decoding, and stays
-// so until the socket is closed), or -1.
-int start_endless_stream(int port) {
-  const std::string body =
-      json{{"prompt", kLongGreedyPrompt}, {"max_tokens", 1 << 24}, {"temperature", 0}, {"stream", true}}.dump();
-  const int fd = connect_to(port);
-  const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  if (fd < 0 || ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
-    if (fd >= 0) ::close(fd);
-    return -1;
-  }
-  std::string got;
-  char buf[4096];
-  while (got.find("data: {") == std::string::npos) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) {
-      ::close(fd);
-      return -1;
-    }
-    got.append(buf, static_cast<std::size_t>(n));
-  }
-  return fd;
-}
-
 class BatchingTest : public ::testing::TestWithParam<std::string> {
  protected:
   // A shipped model, or ("NAME-q4") its Q4_0 quantization, written once per test run: integer
@@ -198,7 +172,7 @@ class BatchingTest : public ::testing::TestWithParam<std::string> {
   // at least that decode token; then disconnects that generation, which must be cancelled.
   static std::vector<Outcome> together(int port, const std::vector<Call>& calls) {
     const double cancelled = metric(port, "supra_cancelled_total");
-    const int anchor = start_endless_stream(port);
+    const int anchor = start_endless_stream(port, kLongGreedyPrompt);
     EXPECT_GE(anchor, 0) << "the decoding generation did not start";
     std::vector<std::future<Outcome>> answers;
     for (const Call& c : calls) answers.push_back(std::async(std::launch::async, [port, c] { return send(port, c); }));

@@ -101,6 +101,40 @@ void print_table(const bench::Result& r, double setup_s) {
   }
 }
 
+// One row per operation, one column per profiled decode: milliseconds per step and share of the
+// step; for matrix products also the weights' read rate (GB/s).
+void print_profile(const bench::Result& r) {
+  if (r.profiles.empty()) return;
+  std::printf("profile                time per decode step by operation (ms, share, weights GB/s)\n");
+  std::printf("  %-28s", "operation");
+  for (const bench::DecodeProfile& p : r.profiles) std::printf(" %24s", p.label.c_str());
+  std::printf("\n");
+  for (int k = 0; k <= kOpCount; ++k) {
+    std::printf("  %-28s", k < kOpCount ? std::string(op_name(static_cast<Op>(k))).c_str() : "total");
+    for (const bench::DecodeProfile& p : r.profiles) {
+      const double total = p.ops.total_seconds(), steps = double(p.steps);
+      if (k == kOpCount) {
+        std::printf(" %24.2f", 1e3 * total / steps);
+        continue;
+      }
+      const OpProfile::Entry& e = p.ops[static_cast<Op>(k)];
+      char rate[16] = "";
+      if (e.weight_bytes > 0 && e.seconds > 0) std::snprintf(rate, sizeof rate, "%.1f", double(e.weight_bytes) / e.seconds / 1e9);
+      std::printf(" %9.2f %5.1f%% %7s", 1e3 * e.seconds / steps, total > 0 ? 100 * e.seconds / total : 0.0, rate);
+    }
+    std::printf("\n");
+  }
+}
+
+// {label: {operation: seconds per step}} of the profiled decodes.
+nlohmann::json profile_json(const bench::Result& r) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const bench::DecodeProfile& p : r.profiles)
+    for (int k = 0; k < kOpCount; ++k)
+      j[p.label][std::string(op_name(static_cast<Op>(k)))] = p.ops[static_cast<Op>(k)].seconds / double(p.steps);
+  return j;
+}
+
 void print_json(const bench::Result& r, double setup_s) {
   nlohmann::json decode = nlohmann::json::object();
   for (const auto& [depth, tok_s] : r.decode_tok_s) decode[std::to_string(depth)] = tok_s;
@@ -134,6 +168,7 @@ void print_json(const bench::Result& r, double setup_s) {
     j["batch_decode_tok_s_by_depth"] = by_depth;
     j["batch_decode_skipped"] = skipped;
   }
+  if (!r.profiles.empty()) j["profile_s_per_step"] = profile_json(r);
   std::printf("%s\n", j.dump().c_str());
 }
 
@@ -162,7 +197,7 @@ void run(Flags& f) {
     r = bench::run(m.config, m.weights, f.options);
     r.shape = f.synthetic;
     r.dtype = f.dtype;
-    f.json ? print_json(r, setup_s) : print_table(r, setup_s);
+    f.json ? print_json(r, setup_s) : (print_table(r, setup_s), print_profile(r));
   } else {
     const ModelConfig config = ModelConfig::load_folder(model_folder(f.model));
     const Checkpoint checkpoint = Checkpoint::open_folder(f.model);
@@ -171,7 +206,7 @@ void run(Flags& f) {
     r = bench::run(config, weights, f.options);
     r.shape = f.model;
     r.dtype = matrix_types(weights);
-    f.json ? print_json(r, setup_s) : print_table(r, setup_s);
+    f.json ? print_json(r, setup_s) : (print_table(r, setup_s), print_profile(r));
   }
 }
 
@@ -197,6 +232,9 @@ void add_bench(CLI::App& app) {
                   "(default 4096)");
   add_threads_option(*cmd, flags->options.threads);
   cmd->add_flag("--json", flags->json, "print one JSON object instead of a table");
+  cmd->add_flag("--profile", flags->options.profile,
+                "time each operation of the decode at the first depth (and of each --batch there): a table, or "
+                "profile_s_per_step in --json");
   cmd->callback([flags] { run(*flags); });
 }
 
