@@ -34,6 +34,17 @@
 #ifndef SUPRA_AVX2_KERNELS
 #define SUPRA_AVX2_KERNELS (HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
 #endif
+// The AVX-512 VNNI/BF16 kernels of decode_avx512-inl.h, in the AVX3_DL pass. GCC only: they add
+// avx512vnni/avx512bf16 to the target's flags with HWY_PUSH_ATTRIBUTES, which clang (the fuzz
+// builds) does not apply to function templates; there the AVX2-style kernels serve AVX3_DL.
+#ifndef SUPRA_AVX512_DOT_KERNELS
+#if defined(__clang__)
+#define SUPRA_COMPILER_CLANG 1
+#else
+#define SUPRA_COMPILER_CLANG 0
+#endif
+#define SUPRA_AVX512_DOT_KERNELS (HWY_TARGET == HWY_AVX3_DL && !SUPRA_COMPILER_CLANG)
+#endif
 
 HWY_BEFORE_NAMESPACE();
 namespace supra::kernels::simd {
@@ -356,7 +367,7 @@ HWY_INLINE void quant_rows_avx2(float* y, const Matrix& w, std::int64_t r0, std:
 }
 #endif
 
-#if HWY_TARGET == HWY_AVX3_DL
+#if SUPRA_AVX512_DOT_KERNELS
 #include "kernels/decode_avx512-inl.h"
 #endif
 
@@ -388,7 +399,7 @@ HWY_INLINE void row_dots(const Matrix& w, std::int64_t r, const float* x, const 
 }
 
 std::size_t PreparedRowBytes(const Matrix& w) {
-#if HWY_TARGET == HWY_AVX3_DL
+#if SUPRA_AVX512_DOT_KERNELS
   return prepared_row_bytes_avx512(w);
 #else
   (void)w;
@@ -397,7 +408,7 @@ std::size_t PreparedRowBytes(const Matrix& w) {
 }
 
 void PrepareRows(std::byte* out, const Matrix& w, const float* x, const QBlock* xq, std::int64_t T) {
-#if HWY_TARGET == HWY_AVX3_DL
+#if SUPRA_AVX512_DOT_KERNELS
   prepare_rows_avx512(out, w, x, xq, T);
 #else
   (void)out, (void)w, (void)x, (void)xq, (void)T;
@@ -406,7 +417,7 @@ void PrepareRows(std::byte* out, const Matrix& w, const float* x, const QBlock* 
 
 void DotRows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
              std::int64_t T, const std::byte* prepared) {
-#if HWY_TARGET == HWY_AVX3_DL
+#if SUPRA_AVX512_DOT_KERNELS
   if (dot_rows_avx512(y, w, r0, r1, xq, prepared, T)) return;
 #else
   (void)prepared;
@@ -452,7 +463,7 @@ void DotRows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const 
 }
 
 bool DotRowsInBf16(DType weights) {
-#if HWY_TARGET == HWY_AVX3_DL
+#if SUPRA_AVX512_DOT_KERNELS
   return weights == DType::BF16 && bf16_dot_avx512();
 #else
   (void)weights;
