@@ -18,14 +18,9 @@ constexpr std::int64_t kChunk = 64;
 // Query rows per tile of the softmax attention's score matrix.
 constexpr std::int64_t kSoftmaxTile = 64;
 
-// Makes v hold at least n elements, keeping its memory when it already does. A growing KV
-// cache grows the scores with it, one key per step: room for twice as many keys is made at
-// once, so the scratch is reallocated O(log n) times over a sequence, not per step.
+// Makes v hold at least n elements, keeping its memory when it already does.
 void grow(std::vector<float>& v, std::int64_t n) {
-  const std::size_t size = static_cast<std::size_t>(n);
-  if (v.size() >= size) return;
-  if (v.capacity() < size) v.reserve(2 * size);
-  v.resize(size);
+  if (v.size() < static_cast<std::size_t>(n)) v.resize(static_cast<std::size_t>(n));
 }
 
 }  // namespace
@@ -75,15 +70,6 @@ std::int64_t softmax_attention_scratch(std::int64_t T, std::int64_t first_pos, s
   const std::int64_t tokens_per_tile = std::max<std::int64_t>(1, kSoftmaxTile / heads);
   const std::int64_t rows = std::min(tokens_per_tile, T) * heads;
   return rows * (d + first_pos + T + dv);  // q tile, scores over every key, o tile
-}
-
-void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride, std::int64_t heads,
-                       const float* keys, std::int64_t k_stride, const float* values, std::int64_t v_stride,
-                       std::int64_t T, std::int64_t first_pos, std::int64_t d, std::int64_t dv, float scale) {
-  thread_local std::vector<float> scratch;  // per-thread, grown once
-  grow(scratch, softmax_attention_scratch(T, first_pos, heads, d, dv));
-  softmax_attention(o, o_stride, q, q_stride, heads, keys, k_stride, values, v_stride, T, first_pos, d, dv, scale,
-                    scratch.data());
 }
 
 void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride, std::int64_t heads,

@@ -70,12 +70,8 @@ void linear_attention_step(float* o, float* S, const float* q, const float* k, c
 // bottom-right aligned: query t (absolute position first_pos + t) attends keys 0 .. first_pos + t.
 // q[T, q_stride]: row t holds the group's heads side by side (head h at q + t·q_stride + h·d);
 // keys[first_pos + T, k_stride], values[first_pos + T, v_stride]: this kv head's slice of each
-// cached row; o[T, o_stride] with head h at o + t·o_stride + h·dv.
-void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride, std::int64_t heads,
-                       const float* keys, std::int64_t k_stride, const float* values, std::int64_t v_stride,
-                       std::int64_t T, std::int64_t first_pos, std::int64_t d, std::int64_t dv, float scale);
-// The same on caller-provided scratch of softmax_attention_scratch(...) floats (the overload
-// above keeps a per-thread buffer that grows with the cache).
+// cached row; o[T, o_stride] with head h at o + t·o_stride + h·dv. `scratch` holds
+// softmax_attention_scratch(T, first_pos, heads, d, dv) floats (the scores over every key).
 void softmax_attention(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride, std::int64_t heads,
                        const float* keys, std::int64_t k_stride, const float* values, std::int64_t v_stride,
                        std::int64_t T, std::int64_t first_pos, std::int64_t d, std::int64_t dv, float scale,

@@ -605,12 +605,6 @@ void dot_rows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const
   HWY_DYNAMIC_DISPATCH(DotRows)(y, w, r0, r1, x, xq, T, prepared);
 }
 
-void dot_rows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
-              std::int64_t T) {
-  PreparedRows prepared;
-  prepare_rows(prepared, w, x, xq, T);
-  dot_rows(y, w, r0, r1, x, xq, T, prepared.data());
-}
 
 bool dot_rows_in_bf16(DType weights) { return HWY_DYNAMIC_DISPATCH(DotRowsInBf16)(weights); }
 

@@ -22,18 +22,11 @@ struct QBlock {
 // (ggml's quantize_row_q8_0 rule: d = max|x| / 127, q = round(x / d)).
 void quantize_activations(QBlock* out, const float* x, std::int64_t T, std::int64_t cols);
 
-// y[t, r] = Σ_c x[t, c] · w[r, c] for rows r in [r0, r1) and every t < T (y row stride w.rows).
-// Each weight row is read once from memory and used for all T activation rows. This form
-// prepares the activations itself (see prepare_rows), for one-off calls. `x` is used for
-// F32/BF16/F16 weights, `xq` (T rows of cols/32 blocks) for Q8_0/Q4_0.
-void dot_rows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
-              std::int64_t T);
-
-// The activations of one call in the layout the current target's kernels read (AVX-512: plain
-// Q8_0/Q4_0 int8 blocks in pair order with their offsets and scales, BF16 rows rounded to bf16),
-// prepared once per matmul call by the calling thread for every thread's dot_rows: bytes per
-// activation row (0 where the kernels read x or xq as they are), and the preparation. The
-// buffer grows to the largest call and is kept (64-byte aligned lines).
+// The activations of one matmul call in the layout the current target's kernels read (AVX-512:
+// plain Q8_0/Q4_0 int8 blocks in pair order with their offsets and scales, BF16 rows rounded to
+// bf16), prepared once by the calling thread for every thread's dot_rows: bytes per activation
+// row (0 where the kernels read x or xq as they are), and the preparation. The buffer grows to
+// the largest call and is kept (64-byte aligned lines).
 struct PreparedRows {
   struct alignas(64) Line {
     std::byte bytes[64];
@@ -43,8 +36,12 @@ struct PreparedRows {
 };
 std::size_t prepared_row_bytes(const Matrix& w);
 void prepare_rows(PreparedRows& out, const Matrix& w, const float* x, const QBlock* xq, std::int64_t T);
-// dot_rows over activations prepared by prepare_rows (`prepared` at the first of the T rows:
-// row t0 of a call is prepared.data() + t0 · prepared_row_bytes(w)).
+
+// y[t, r] = Σ_c x[t, c] · w[r, c] for rows r in [r0, r1) and every t < T (y row stride w.rows).
+// Each weight row is read once from memory and used for all T activation rows. `x` is used for
+// F32/BF16/F16 weights, `xq` (T rows of cols/32 blocks) for Q8_0/Q4_0, `prepared` for what
+// prepare_rows made of them (at the first of the T rows: row t0 of a call is
+// prepared.data() + t0 · prepared_row_bytes(w)).
 void dot_rows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const float* x, const QBlock* xq,
               std::int64_t T, const std::byte* prepared);
 

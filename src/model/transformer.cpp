@@ -157,6 +157,10 @@ void Transformer::run(std::span<const SequenceStep> steps, Activations& a, const
       kernels::rmsnorm(a.z.data(), a.x.data(), lw.attn_norm.data(), R, D, c_.norm_eps);
     }
     emit(trace, i, "attn_norm_out", a.z, R * D);
+    // q, k, v (spec §3.1 / §4) over all rows, then the attention kind's own work.
+    project(a.q.data(), a.z.data(), lw.wq, a, Op::AttnProjection);
+    project(a.k.data(), a.z.data(), lw.wk, a, Op::AttnProjection);
+    project(a.v.data(), a.z.data(), lw.wv, a, Op::AttnProjection);
     if (c_.attention == AttentionKind::Linear)
       linear_attention(steps, a, R, i, trace);
     else
@@ -218,10 +222,7 @@ void Transformer::linear_attention(std::span<const SequenceStep> steps, Activati
                                    const TraceFn& trace) const {
   const LayerWeights& lw = w_.layers[layer];
   const std::int64_t H = c_.n_heads, dqk = c_.qk_dim, dv = c_.v_dim;
-  // Projections (spec §3.1) and the feature maps (§3.2-3.5).
-  project(a.q.data(), a.z.data(), lw.wq, a, Op::AttnProjection);
-  project(a.k.data(), a.z.data(), lw.wk, a, Op::AttnProjection);
-  project(a.v.data(), a.z.data(), lw.wv, a, Op::AttnProjection);
+  // The feature maps (spec §3.2-3.5) of the projected q and k.
   project(a.q_feat.data(), a.q.data(), lw.feat_q, a, Op::FeatureMap);
   project(a.k_feat_kv.data(), a.k.data(), lw.feat_k, a, Op::FeatureMap);
   {
@@ -296,9 +297,6 @@ void Transformer::softmax_attention(std::span<const SequenceStep> steps, Activat
                                     const TraceFn& trace) const {
   const LayerWeights& lw = w_.layers[layer];
   const std::int64_t H = c_.n_heads, d = c_.qk_dim, dv = c_.v_dim;
-  project(a.q.data(), a.z.data(), lw.wq, a, Op::AttnProjection);
-  project(a.k.data(), a.z.data(), lw.wk, a, Op::AttnProjection);
-  project(a.v.data(), a.z.data(), lw.wv, a, Op::AttnProjection);
   {
     const OpTimer timer(profile_, Op::FeatureMap);
     rotate_and_cache(steps, a, layer);

@@ -61,6 +61,7 @@ class Transformer {
                          const TraceFn& trace) const;
 
  private:
+  // The attention sublayer after the q/k/v projections (a.q, a.k, a.v), into a.attn.
   void linear_attention(std::span<const SequenceStep> steps, Activations& a, std::int64_t R, int layer,
                         const TraceFn& trace) const;
   // Fills the row and logit layout of a run (Activations::first_row ...).

@@ -210,9 +210,11 @@ TEST(Dispatch, InterleavedQ4MatmulOnEveryTarget) {
         if (T < kGemmMinTokens) {  // ranges cut inside groups
           std::vector<simd::QBlock> xq(static_cast<std::size_t>(T * cols / kQuantBlock));
           simd::quantize_activations(xq.data(), x.data(), T, cols);
+          simd::PreparedRows prepared;
+          simd::prepare_rows(prepared, packed, nullptr, xq.data(), T);
           Floats parts(T * rows);
           for (std::int64_t r0 = 0; r0 < rows; r0 += 5)
-            simd::dot_rows(parts.data(), packed, r0, std::min(rows, r0 + 5), nullptr, xq.data(), T);
+            simd::dot_rows(parts.data(), packed, r0, std::min(rows, r0 + 5), nullptr, xq.data(), T, prepared.data());
           EXPECT_TRUE(close_to(parts.span(), want_d, 1e-5, what + " in ranges of 5", rows));
         }
       }
@@ -251,9 +253,11 @@ TEST(Dispatch, DecodeSpansOnEveryTarget) {
           EXPECT_TRUE(close_to(got.span(), want, kRelTol, what + " interleaved", rows));
           std::vector<simd::QBlock> xq(static_cast<std::size_t>(T * cols / kQuantBlock));
           simd::quantize_activations(xq.data(), x.data(), T, cols);
+          simd::PreparedRows prepared;
+          simd::prepare_rows(prepared, packed, nullptr, xq.data(), T);
           Floats parts(T * rows);
           for (std::int64_t r0 = 0; r0 < rows; r0 += 5)
-            simd::dot_rows(parts.data(), packed, r0, std::min(rows, r0 + 5), nullptr, xq.data(), T);
+            simd::dot_rows(parts.data(), packed, r0, std::min(rows, r0 + 5), nullptr, xq.data(), T, prepared.data());
           EXPECT_TRUE(close_to(parts.span(), want, kRelTol, what + " interleaved, ranges of 5", rows));
         }
       for (const auto& shape : bf16_shapes) {

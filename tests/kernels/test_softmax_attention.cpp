@@ -72,10 +72,19 @@ std::vector<double> reference(const Problem& p) {
 
 // Runs the kernel into a sentinel-filled strided output; returns this head's columns and
 // checks that no other column was written.
+// The kernel on scratch of the size it asks for.
+void attend(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride, std::int64_t heads,
+            const float* keys, std::int64_t k_stride, const float* values, std::int64_t v_stride, std::int64_t T,
+            std::int64_t first_pos, std::int64_t d, std::int64_t dv, float scale) {
+  std::vector<float> scratch(static_cast<std::size_t>(softmax_attention_scratch(T, first_pos, heads, d, dv)));
+  softmax_attention(o, o_stride, q, q_stride, heads, keys, k_stride, values, v_stride, T, first_pos, d, dv, scale,
+                    scratch.data());
+}
+
 std::vector<float> run_kernel(const Problem& p) {
   Floats o(p.T * p.o_stride, kSentinel);
-  softmax_attention(o.data() + Problem::lead, p.o_stride, p.q_row(0), p.q_stride, 1, p.key(0), p.k_stride, p.value(0),
-                    p.v_stride, p.T, p.first_pos, p.d, p.dv, p.scale);
+  attend(o.data() + Problem::lead, p.o_stride, p.q_row(0), p.q_stride, 1, p.key(0), p.k_stride, p.value(0), p.v_stride,
+         p.T, p.first_pos, p.d, p.dv, p.scale);
   std::vector<float> out;
   for (std::int64_t t = 0; t < p.T; ++t)
     for (std::int64_t col = 0; col < p.o_stride; ++col) {
@@ -112,11 +121,11 @@ TEST(SoftmaxAttention, GroupedHeadsEqualOneHeadAtATime) {
   const Floats values(random_floats(rng, (first_pos + T) * v_stride));
   const float scale = 0.35f;
   Floats grouped(T * o_stride, kSentinel), single(T * o_stride, kSentinel);
-  softmax_attention(grouped.data(), o_stride, q.data(), q_stride, heads, keys.data(), k_stride, values.data(), v_stride,
-                    T, first_pos, d, dv, scale);
+  attend(grouped.data(), o_stride, q.data(), q_stride, heads, keys.data(), k_stride, values.data(), v_stride, T,
+         first_pos, d, dv, scale);
   for (std::int64_t h = 0; h < heads; ++h)
-    softmax_attention(single.data() + h * dv, o_stride, q.data() + h * d, q_stride, 1, keys.data(), k_stride,
-                      values.data(), v_stride, T, first_pos, d, dv, scale);
+    attend(single.data() + h * dv, o_stride, q.data() + h * d, q_stride, 1, keys.data(), k_stride, values.data(),
+           v_stride, T, first_pos, d, dv, scale);
   for (std::int64_t i = 0; i < T * o_stride; ++i) {
     if (i % o_stride == heads * dv) {
       EXPECT_EQ(grouped[i], kSentinel) << "padding column written at " << i;
