@@ -1,6 +1,8 @@
 // config.json -> ModelConfig, for OpenLM (spec §7.1) and HF Llama/Mistral (spec §8.1).
 #include "supra/config.h"
 
+#include "model/tensor_table.h"
+
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -182,18 +184,10 @@ void ModelConfig::validate(const std::string& source) const {
 }
 
 std::int64_t ModelConfig::parameter_count() const {
-  const std::int64_t D = dim, H = n_heads, Hkv = n_kv_heads, F = ffn_dim, V = vocab_size;
-  const std::int64_t q_width = attention == AttentionKind::Linear ? head_dim : qk_dim;
-  std::int64_t layer = (H * q_width + Hkv * q_width + Hkv * v_dim) * D  // q, k, v projections
-                       + D * H * v_dim                                   // out projection
-                       + 2 * F * D + D * F                               // SwiGLU
-                       + 2 * D;                                          // two RMSNorm gains
-  if (attention == AttentionKind::Linear) {
-    layer += H * qk_dim * H * head_dim + H * qk_dim;  // query feature map (+ bias)
-    if (H != Hkv) layer += Hkv * qk_dim * Hkv * head_dim + Hkv * qk_dim;
-    if (qk_norm) layer += 2 * H * qk_dim;
-  }
-  return n_layers * layer + V * D + D + (tie_embeddings ? 0 : V * D);
+  std::int64_t n = 0;
+  for (const TensorEntry& e : tensor_table(*this, TensorNaming::Gguf))
+    if (!e.optional) n += e.rows * (e.is_vector() ? 1 : e.cols);  // a tied head is the embedding
+  return n;
 }
 
 std::string ModelConfig::summary() const {

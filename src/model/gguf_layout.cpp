@@ -12,53 +12,19 @@ std::string gguf_architecture(const ModelConfig& c) {
 }
 
 std::vector<GgufSlot> gguf_slots(Weights& w, const ModelConfig& c) {
-  const std::int64_t D = c.dim, H = c.n_heads, Hkv = c.n_kv_heads, F = c.ffn_dim, V = c.vocab_size;
-  const bool linear = c.attention == AttentionKind::Linear;
-  const bool llama = gguf_architecture(c) == "llama";
-  // The width of q/k per head: SUPRA projects with dh, the softmax attention with dqk (== dh).
-  const std::int64_t qk = linear ? c.head_dim : c.qk_dim;
-  const std::int64_t vd = c.format == ConfigFormat::HuggingFace ? c.head_dim : c.v_dim;
-  std::vector<GgufSlot> s;
-  auto matrix = [&](std::string name, kernels::Matrix& m, std::int64_t rows, std::int64_t cols, int rope_heads = 0) {
-    // Only rotated rows need llama.cpp's pair order (and only even head widths can be paired).
-    s.push_back({std::move(name), &m, nullptr, rows, cols, llama && c.rotary ? rope_heads : 0, false});
-  };
-  auto vector = [&](std::string name, std::vector<float>& v, std::int64_t n) {
-    s.push_back({std::move(name), nullptr, &v, n, 1, 0, false});
-  };
-  matrix("token_embd.weight", w.embed, V, D);
-  s.back().output_projection = c.tie_embeddings;
-  vector("output_norm.weight", w.final_norm, D);
-  if (!c.tie_embeddings) {
-    matrix("output.weight", w.output, V, D);
-    s.back().output_projection = true;
-  }
   w.layers.resize(static_cast<std::size_t>(c.n_layers));
-  for (int i = 0; i < c.n_layers; ++i) {
-    const std::string p = "blk." + std::to_string(i) + ".";
-    LayerWeights& l = w.layers[static_cast<std::size_t>(i)];
-    vector(p + "attn_norm.weight", l.attn_norm, D);
-    matrix(p + "attn_q.weight", l.wq, H * qk, D, c.n_heads);
-    matrix(p + "attn_k.weight", l.wk, Hkv * qk, D, c.n_kv_heads);
-    matrix(p + "attn_v.weight", l.wv, Hkv * vd, D);
-    matrix(p + "attn_output.weight", l.wo, D, H * vd);
-    vector(p + "ffn_norm.weight", l.ffn_norm, D);
-    matrix(p + "ffn_gate.weight", l.w_gate, F, D);
-    matrix(p + "ffn_up.weight", l.w_up, F, D);
-    matrix(p + "ffn_down.weight", l.w_down, D, F);
-    if (!linear) continue;
-    matrix(p + "attn_feat_q.weight", l.feat_q, H * c.qk_dim, H * c.head_dim);
-    vector(p + "attn_feat_q.bias", l.feat_q_bias, H * c.qk_dim);
-    if (H != Hkv) {
-      matrix(p + "attn_feat_k.weight", l.feat_k, Hkv * c.qk_dim, Hkv * c.head_dim);
-      vector(p + "attn_feat_k.bias", l.feat_k_bias, Hkv * c.qk_dim);
-    }
-    if (c.qk_norm) {
-      vector(p + "attn_q_norm.weight", l.q_norm, H * c.qk_dim);
-      vector(p + "attn_k_norm.weight", l.k_norm, H * c.qk_dim);
-    }
+  std::vector<GgufSlot> slots;
+  for (const TensorEntry& e : tensor_table(c, TensorNaming::Gguf)) {
+    if (e.optional) continue;  // a tied head is stored once, as token_embd (llama.cpp does the same)
+    const TensorRole role = e.parts.front().role;
+    GgufSlot s{e.name, nullptr, nullptr, e.rows, e.is_vector() ? 1 : e.cols, e.rope_heads, e.is_output_projection()};
+    if (e.is_vector())
+      s.vector = &vector_field(w, e.layer, role);
+    else
+      s.matrix = &matrix_field(w, e.layer, role);
+    slots.push_back(std::move(s));
   }
-  return s;
+  return slots;
 }
 
 DType output_projection_type(DType matrix_type) {

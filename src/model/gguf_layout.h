@@ -1,7 +1,7 @@
-// How a model is laid out in GGUF: the one table that names every weight (llama.cpp's names
-// where they exist, supra's own for the SUPRA feature maps), the architecture string, the
-// hyper-parameter and tokenizer keys, and the rotary row permutation of llama.cpp's LLAMA
-// arch. Both directions use it: bind_weights reads GGUF through it, quantize writes through it.
+// How a model is laid out in GGUF: the tensors of the tensor table under its GGUF naming
+// (llama.cpp's names where they exist, supra's own for the SUPRA feature maps) as slots of a
+// Weights, the architecture string, the hyper-parameter and tokenizer keys, and the rotary row
+// permutation of llama.cpp's LLAMA arch. quantize and imatrix write and read through it.
 #pragma once
 #include <cstdint>
 #include <string>

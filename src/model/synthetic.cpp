@@ -174,39 +174,21 @@ SyntheticModel make_synthetic(const ModelConfig& c, DType dtype, SyntheticUse us
   SyntheticModel m;
   m.config = c;
   Generator g(dtype, seed, use == SyntheticUse::Inference);
-  const std::int64_t D = c.dim, H = c.n_heads, Hkv = c.n_kv_heads, dh = c.head_dim, F = c.ffn_dim;
-  const bool linear = c.attention == AttentionKind::Linear;
-  const std::int64_t dqk = linear ? c.qk_dim : dh, dv = linear ? c.v_dim : dh;
   Weights& w = m.weights;
-  w.embed = c.tie_embeddings ? g.matrix(m, c.vocab_size, D, output_projection_type(dtype)) : g.matrix(m, c.vocab_size, D);
-  w.output = c.tie_embeddings ? w.embed : g.matrix(m, c.vocab_size, D, output_projection_type(dtype));
-  w.final_norm = g.vector(D, 1.0f);
-  for (int i = 0; i < c.n_layers; ++i) {
-    LayerWeights& l = w.layers.emplace_back();
-    l.wq = g.matrix(m, H * dh, D);
-    l.wk = g.matrix(m, Hkv * dh, D);
-    l.wv = g.matrix(m, Hkv * dv, D);
-    l.wo = g.matrix(m, D, H * dv);
-    l.w_gate = g.matrix(m, F, D);
-    l.w_up = g.matrix(m, F, D);
-    l.w_down = g.matrix(m, D, F);
-    l.attn_norm = g.vector(D, 1.0f);
-    l.ffn_norm = g.vector(D, 1.0f);
-    if (linear) {
-      l.feat_q = g.matrix(m, H * dqk, H * dh);
-      l.feat_q_bias = g.vector(H * dqk, 0.01f);
-      if (H != Hkv) {
-        l.feat_k = g.matrix(m, Hkv * dqk, Hkv * dh);
-        l.feat_k_bias = g.vector(Hkv * dqk, 0.01f);
-      } else {
-        l.feat_k = l.feat_q;
-        l.feat_k_bias = l.feat_q_bias;
-      }
-      if (c.qk_norm) {
-        l.q_norm = g.vector(H * dqk, 1.0f);
-        l.k_norm = g.vector(H * dqk, 1.0f);
-      }
+  w.layers.resize(static_cast<std::size_t>(c.n_layers));
+  // The GGUF naming stores no fused tensors: every matrix is generated (and interleaved) alone.
+  for (const TensorEntry& e : tensor_table(c, TensorNaming::Gguf)) {
+    if (e.optional) continue;  // a tied head is the embedding (its part's alias)
+    const TensorPart& p = e.parts.front();
+    if (e.is_vector()) {
+      // Norm gains of 1 and small biases: activations stay in range through any depth.
+      vector_field(w, e.layer, p.role) = g.vector(e.rows, e.init == TensorInit::Ones ? 1.0f : 0.01f);
+      if (p.has_alias) vector_field(w, e.layer, p.alias) = vector_field(w, e.layer, p.role);
+      continue;
     }
+    kernels::Matrix& mat = matrix_field(w, e.layer, p.role);
+    mat = e.is_output_projection() ? g.matrix(m, e.rows, e.cols, output_projection_type(dtype)) : g.matrix(m, e.rows, e.cols);
+    if (p.has_alias) matrix_field(w, e.layer, p.alias) = mat;
   }
   return m;
 }

@@ -1,11 +1,12 @@
-// Weights: the tensors of one model, bound by name to typed fields in one place (spec §5,
-// §8.1), shapes checked against the config. Matrices stay in their stored dtype and point
+// Weights: the tensors of one model, bound by role to typed fields through the tensor table
+// (model/tensor_table.h), shapes checked against the config. Matrices stay in their stored dtype and point
 // into the mapped checkpoint; small vectors (norm gains, biases) are widened to float32.
 #pragma once
 #include <cstddef>
 #include <vector>
 
 #include "kernels/matrix.h"
+#include "model/tensor_table.h"
 #include "supra/checkpoint.h"
 #include "supra/config.h"
 
@@ -34,7 +35,7 @@ struct Weights {
   std::vector<std::vector<std::byte>> owned;  // copies of tensors whose mapped bytes were misaligned
 };
 
-// Binds every tensor the config needs; throws supra::Error naming the tensor, the file and
+// Binds every tensor of the config's tensor table (under the checkpoint's naming); throws supra::Error naming the tensor, the file and
 // the expected vs actual shape for a missing, mis-shaped, wrongly typed or unexpected tensor.
 Weights bind_weights(const Checkpoint& checkpoint, const ModelConfig& config);
 

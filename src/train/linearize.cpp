@@ -3,64 +3,75 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "supra/error.h"
 #include "io/model_folder.h"
+#include "model/tensor_table.h"
 #include "train/random.h"
 #include "train/scratch_init.h"
 
 namespace supra::train {
 namespace {
 
-// Source of the teacher tensors under either naming (spec §8.1 table).
+// Where each weight of the teacher lives, by (layer, role), under its own naming: a row block
+// of a stored tensor. A tied teacher without a stored head reads the embedding for it.
 class TeacherTensors {
  public:
-  TeacherTensors(const ModelConfig& c, const Checkpoint& w) : hf_(c.format == ConfigFormat::HuggingFace), w_(w) {
-    if (!hf_ && w.has("model.tok_embeddings.weight")) prefix_ = "model.";
+  TeacherTensors(const ModelConfig& c, const Checkpoint& w) : w_(w) {
+    const TensorNaming naming = naming_for(c, false);
+    prefix_ = stored_prefix(naming, [&](const std::string& name) { return w.has(name); });
+    table_ = tensor_table(c, naming);
+    for (std::size_t i = 0; i < table_.size(); ++i) {
+      const TensorEntry& e = table_[i];
+      if (e.optional && !w.has(prefix_ + e.name)) continue;
+      std::int64_t row = 0;
+      for (const TensorPart& p : e.parts) {
+        where_[{e.layer, p.role}] = Rows{i, row, p.rows};
+        if (p.has_alias) where_[{e.layer, p.alias}] = Rows{i, row, p.rows};
+        row += p.rows;
+      }
+    }
   }
 
-  std::vector<float> embed() const { return get(hf_ ? "model.embed_tokens.weight" : "tok_embeddings.weight"); }
-  std::vector<float> final_norm() const { return get(hf_ ? "model.norm.weight" : "norm.weight"); }
-  // The output head; a tied teacher without a stored head reuses the embedding.
-  std::vector<float> output(bool tied) const {
-    const std::string name = hf_ ? "lm_head.weight" : "output.weight";
-    if (tied && !w_.has(prefix_ + name)) return embed();
-    return get(name);
+  bool has(int layer, TensorRole role) const { return where_.count({layer, role}) != 0; }
+
+  // The teacher's values of `role` in `layer`, float32, row-major.
+  std::vector<float> get(int layer, TensorRole role) {
+    const Rows& r = where_.at({layer, role});
+    const TensorEntry& e = table_[r.entry];
+    const std::string name = prefix_ + e.name;
+    if (name != cached_name_) {
+      const TensorView& t = w_.get(name);
+      if (t.shape != e.shape())
+        throw Error(w_.describe() + ": teacher tensor " + name + " has shape " + t.shape_string() + ", expected " +
+                    shape_string(e.shape()));
+      cached_ = to_f32(t);
+      cached_name_ = name;
+    }
+    const std::int64_t width = e.is_vector() ? 1 : e.cols;
+    return {cached_.begin() + r.row0 * width, cached_.begin() + (r.row0 + r.rows) * width};
   }
-  std::vector<float> layer(int i, const char* hf_name, const char* openlm_name) const {
-    return get((hf_ ? "model.layers." : "layers.") + std::to_string(i) + "." + (hf_ ? hf_name : openlm_name));
-  }
-  bool hf() const { return hf_; }
 
  private:
-  std::vector<float> get(const std::string& name) const { return to_f32(w_.get(prefix_ + name)); }
-
-  bool hf_;
+  struct Rows {
+    std::size_t entry;  // in table_
+    std::int64_t row0, rows;
+  };
   const Checkpoint& w_;
   std::string prefix_;
+  std::vector<TensorEntry> table_;
+  std::map<std::pair<int, TensorRole>, Rows> where_;
+  std::string cached_name_;  // the last tensor read: fused ones are read once for all their parts
+  std::vector<float> cached_;
 };
-
-void fill(Parameter& p, std::vector<float> values) {
-  if (values.size() != p.data.size())
-    throw Error("teacher tensor for " + p.name + " has " + std::to_string(values.size()) + " values, expected " +
-                std::to_string(p.data.size()));
-  p.data = std::move(values);
-}
-
-// Concatenates row blocks (each row-major with the same number of columns).
-std::vector<float> concat(std::initializer_list<std::vector<float>> parts) {
-  std::vector<float> out;
-  for (const auto& part : parts) out.insert(out.end(), part.begin(), part.end());
-  return out;
-}
 
 // nn.Linear's default: kaiming_uniform_(a=√5) on the weight gives bound 1/√fan_in, and the
 // bias uses the same bound.
-void init_linear(Parameter& weight, Parameter& bias, SplitMix64& rng) {
-  const float bound = 1.0f / std::sqrt(static_cast<float>(weight.shape[1]));
-  for (float& x : weight.data) x = rng.uniform(-bound, bound);
-  for (float& x : bias.data) x = rng.uniform(-bound, bound);
+void init_linear(Parameter& p, std::int64_t fan_in, SplitMix64& rng) {
+  const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in));
+  for (float& x : p.data) x = rng.uniform(-bound, bound);
 }
 
 // The shortest decimal that reads back as the same float: 1e-05, not 9.999999747378752e-06.
@@ -128,38 +139,25 @@ std::string openlm_config_json(const ModelConfig& c) {
 
 ParameterSet linearize_parameters(const ModelConfig& teacher, const Checkpoint& weights, std::uint64_t seed) {
   const ModelConfig c = linear_config_for(teacher);
-  const TeacherTensors t(teacher, weights);
-  const std::int64_t D = c.dim, H = c.n_heads, Hkv = c.n_kv_heads, dh = c.head_dim, F = c.ffn_dim, V = c.vocab_size;
+  TeacherTensors t(teacher, weights);
   SplitMix64 rng(seed);
-  ParameterSet p;
-  fill(p.add("model.tok_embeddings.weight", {V, D}), t.embed());
-  for (int i = 0; i < c.n_layers; ++i) {
-    const std::string l = "model.layers." + std::to_string(i) + ".";
-    std::vector<float> in_proj = t.hf() ? concat({t.layer(i, "self_attn.q_proj.weight", ""),
-                                                  t.layer(i, "self_attn.k_proj.weight", ""),
-                                                  t.layer(i, "self_attn.v_proj.weight", "")})
-                                        : t.layer(i, "", "attention.in_proj.weight");
-    std::vector<float> w12 = t.hf() ? concat({t.layer(i, "mlp.gate_proj.weight", ""), t.layer(i, "mlp.up_proj.weight", "")})
-                                    : t.layer(i, "", "feed_forward.w12.weight");
-    fill(p.add(l + "attention.in_proj.weight", {(H + 2 * Hkv) * dh, D}), std::move(in_proj));
-    fill(p.add(l + "attention.out_proj.weight", {D, H * dh}), t.layer(i, "self_attn.o_proj.weight", "attention.out_proj.weight"));
-    // (add() may move earlier tensors: look both up once they exist.)
-    p.add(l + "attention._totrain_embed.weight", {H * dh, H * dh});
-    p.add(l + "attention._totrain_embed.bias", {H * dh});
-    init_linear(p.at(l + "attention._totrain_embed.weight"), p.at(l + "attention._totrain_embed.bias"), rng);
-    if (H != Hkv) {  // GQA: the keys get their own kernel (spec §3.2)
-      p.add(l + "attention._totrain_embed_kv.weight", {Hkv * dh, Hkv * dh});
-      p.add(l + "attention._totrain_embed_kv.bias", {Hkv * dh});
-      init_linear(p.at(l + "attention._totrain_embed_kv.weight"), p.at(l + "attention._totrain_embed_kv.bias"), rng);
+  ParameterSet params;
+  for (const TensorEntry& e : tensor_table(c, TensorNaming::OpenLM)) {
+    Parameter& p = params.add("model." + e.name, e.shape());
+    if (e.init == TensorInit::LinearUniform && !t.has(e.layer, e.parts.front().role)) {
+      init_linear(p, e.fan_in, rng);  // a new kernel layer (spec §3.2)
+      continue;
     }
-    fill(p.add(l + "attention_norm.weight", {D}), t.layer(i, "input_layernorm.weight", "attention_norm.weight"));
-    fill(p.add(l + "feed_forward.w12.weight", {2 * F, D}), std::move(w12));
-    fill(p.add(l + "feed_forward.w3.weight", {D, F}), t.layer(i, "mlp.down_proj.weight", "feed_forward.w3.weight"));
-    fill(p.add(l + "ffn_norm.weight", {D}), t.layer(i, "post_attention_layernorm.weight", "ffn_norm.weight"));
+    std::vector<float> values;
+    for (const TensorPart& part : e.parts) {
+      if (!t.has(e.layer, part.role))
+        throw Error("linearize: the teacher has no " + std::string(role_name(part.role)) + " weight for " + p.name);
+      const std::vector<float> rows = t.get(e.layer, part.role);
+      values.insert(values.end(), rows.begin(), rows.end());
+    }
+    p.data = std::move(values);
   }
-  fill(p.add("model.norm.weight", {D}), t.final_norm());
-  fill(p.add("model.output.weight", {V, D}), t.output(teacher.tie_embeddings));
-  return p;
+  return params;
 }
 
 void linearize_folder(const std::filesystem::path& teacher, const std::filesystem::path& out, std::uint64_t seed,

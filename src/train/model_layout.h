@@ -1,13 +1,14 @@
-// The name table of training: where each weight of the architecture (spec §5, §8.1) lives in
-// a ParameterSet, under the same names and rules as inference binds them (model/weights.cpp):
-// OpenLM keys with or without the HF "model." prefix, HF Llama/Mistral keys, in_proj sliced
-// into q/k/v rows and w12 into gate (first half) and up.
+// Where each weight of the architecture lives in a ParameterSet: the tensor table
+// (model/tensor_table.h) bound to parameter indices, as inference binds it to mapped bytes
+// (OpenLM keys with or without the HF "model." prefix, HF Llama/Mistral keys, in_proj sliced
+// into q/k/v rows and w12 into gate and up).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "model/tensor_table.h"
 #include "train/trainable_model.h"
 
 namespace supra::train {
@@ -23,13 +24,13 @@ struct TrainableModel::Layout {
     std::int64_t n = 0;
   };
   struct Layer {
-    Mat wq, wk, wv, wo, gate, up, down;
+    Mat wq, wk, wv, wo, w_gate, w_up, w_down;  // named as in model/weights.h
     Vec attn_norm, ffn_norm;
     Mat feat_q, feat_k;            // SUPRA; feat_k is feat_q when H == Hkv
     Vec feat_q_bias, feat_k_bias;  // SUPRA
     Vec q_norm, k_norm;            // SUPRA with apply_qk_norm
   };
-  std::size_t embed = 0;  // [V, D]
+  Mat embed;              // [V, D]
   Mat output;             // the embedding itself when tied
   Vec final_norm;
   std::vector<Layer> layers;

@@ -1,9 +1,11 @@
 #include "train/scratch_init.h"
 
 #include <cmath>
+#include <map>
 #include <numbers>
 #include <string>
 
+#include "model/tensor_table.h"
 #include "supra/error.h"
 #include "train/random.h"
 
@@ -23,35 +25,24 @@ void fill_truncated_normal(Parameter& p, double sigma, SplitMix64& rng) {
   }
 }
 
-bool ends_with(const std::string& s, const std::string& tail) { return s.ends_with(tail); }
-
-// The layer index of "model.layers.<i>.…".
-int layer_of(const std::string& name) {
-  const std::string prefix = "model.layers.";
-  if (!name.starts_with(prefix)) throw Error("scratch init: " + name + " is not a layer tensor");
-  return std::stoi(name.substr(prefix.size()));
-}
-
 }  // namespace
 
 void initialize_from_scratch(ParameterSet& params, const ModelConfig& config, std::uint64_t seed) {
   SplitMix64 rng(derive_seed(seed, 0x5C2A7C4));
-  const double d_sigma = 1.0 / std::sqrt(static_cast<double>(config.dim));
-  const double f_sigma = 1.0 / std::sqrt(static_cast<double>(config.ffn_dim));
-  for (Parameter& p : params.all()) {
-    const std::string& n = p.name;
-    if (n.find("._totrain_") != std::string::npos) continue;
-    if (ends_with(n, "norm.weight")) {
-      std::fill(p.data.begin(), p.data.end(), 1.0f);
-    } else if (ends_with(n, "tok_embeddings.weight") || ends_with(n, "output.weight") ||
-               ends_with(n, "attention.in_proj.weight") || ends_with(n, "feed_forward.w12.weight")) {
-      fill_truncated_normal(p, d_sigma, rng);
-    } else if (ends_with(n, "attention.out_proj.weight")) {
-      fill_truncated_normal(p, d_sigma / std::sqrt(2.0 * (layer_of(n) + 1)), rng);
-    } else if (ends_with(n, "feed_forward.w3.weight")) {
-      fill_truncated_normal(p, f_sigma / std::sqrt(2.0 * (layer_of(n) + 1)), rng);
-    } else {
-      throw Error("scratch init: no rule for tensor " + n);
+  const TensorNaming naming = naming_for(config, false);
+  const std::string prefix = stored_prefix(naming, [&](const std::string& name) { return params.has(name); });
+  std::map<std::string, TensorEntry> rule;
+  for (TensorEntry& e : tensor_table(config, naming)) rule.emplace(prefix + e.name, std::move(e));
+  for (Parameter& p : params.all()) {  // in the set's order, which fixes the draws of each tensor
+    const auto it = rule.find(p.name);
+    if (it == rule.end()) throw Error("scratch init: no rule for tensor " + p.name);
+    const TensorEntry& e = it->second;
+    const double sigma = 1.0 / std::sqrt(static_cast<double>(e.fan_in));
+    switch (e.init) {
+      case TensorInit::Ones: std::fill(p.data.begin(), p.data.end(), 1.0f); break;
+      case TensorInit::Normal: fill_truncated_normal(p, sigma, rng); break;
+      case TensorInit::ResidualNormal: fill_truncated_normal(p, sigma / std::sqrt(2.0 * (e.layer + 1)), rng); break;
+      case TensorInit::LinearUniform: break;  // the kernel layers keep their nn.Linear initialisation
     }
   }
 }

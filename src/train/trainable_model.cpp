@@ -133,7 +133,7 @@ class Runner {
 void Runner::forward(Activations& a, std::int64_t B, std::int64_t T) const {
   const std::int64_t N = B * T, D = c_.dim, F = c_.ffn_dim;
   const bool linear_attn = c_.attention == AttentionKind::Linear;
-  const float* embed = p_.all()[l_.embed].data.data();
+  const float* embed = p_.all()[l_.embed.param].data.data();
   Buffer x = zeros(N * D);
   for (std::int64_t t = 0; t < N; ++t)
     std::memcpy(&x[t * D], embed + std::int64_t{a.ids[t]} * D, static_cast<std::size_t>(D) * sizeof(float));
@@ -153,11 +153,11 @@ void Runner::forward(Activations& a, std::int64_t B, std::int64_t T) const {
     add_into(la.h, la.x_in);
     la.z2 = zeros(N * D);
     kernels::rmsnorm(la.z2.data(), la.h.data(), vec(w.ffn_norm), N, D, c_.norm_eps);
-    la.gate = linear(la.z2, w.gate, N);
-    la.up = linear(la.z2, w.up, N);
+    la.gate = linear(la.z2, w.w_gate, N);
+    la.up = linear(la.z2, w.w_up, N);
     la.act = zeros(N * F);
     kernels::silu_mul(la.act.data(), la.gate.data(), la.up.data(), N * F);
-    x = linear(la.act, w.down, N);
+    x = linear(la.act, w.w_down, N);
     add_into(x, la.h);
   }
   a.x_final = std::move(x);
@@ -245,12 +245,12 @@ void Runner::backward(Activations& a, std::int64_t B, std::int64_t T, std::vecto
     LayerActs& la = a.layers[i];
     // MLP: x_out = h + down(silu(gate) ⊙ up); dx becomes dh.
     Buffer dact = zeros(N * F);
-    linear_back(dact, g, dx, la.act, w.down, N);
+    linear_back(dact, g, dx, la.act, w.w_down, N);
     Buffer dgate = zeros(N * F), dup = zeros(N * F);
     kernels::silu_mul_backward(dgate.data(), dup.data(), dact.data(), la.gate.data(), la.up.data(), N * F);
     std::fill(dz.begin(), dz.end(), 0.0f);
-    linear_back(dz, g, dgate, la.z2, w.gate, N);
-    linear_back(dz, g, dup, la.z2, w.up, N);
+    linear_back(dz, g, dgate, la.z2, w.w_gate, N);
+    linear_back(dz, g, dup, la.z2, w.w_up, N);
     kernels::rmsnorm_backward(dx.data(), grad(g, w.ffn_norm), dz.data(), la.h.data(), vec(w.ffn_norm), N, D,
                               c_.norm_eps);
     // Attention: h = x_in + out_proj(g); dx becomes d(x_in).
@@ -265,7 +265,7 @@ void Runner::backward(Activations& a, std::int64_t B, std::int64_t T, std::vecto
                               c_.norm_eps);
     la = LayerActs{};  // free as we go
   }
-  kernels::embedding_backward(g[l_.embed], dx.data(), a.ids.data(), N, D);
+  kernels::embedding_backward(g[l_.embed.param], dx.data(), a.ids.data(), N, D);
 }
 
 void Runner::linear_attention_back(Buffer& dz, const Buffer& dg, LayerActs& a, const Layout::Layer& w,
