@@ -62,8 +62,30 @@ struct Model::Impl {
       if (ids[t] < 0 || ids[t] >= config.vocab_size)
         throw Error("token id " + std::to_string(ids[t]) + " at position " + std::to_string(t) +
                     " is out of range for a vocabulary of " + std::to_string(config.vocab_size));
+    check_state(state);
+  }
+
+  // Every buffer of the state sized for this model: a state of another model (or a corrupted
+  // one) would otherwise be read and written out of bounds.
+  void check_state(const State& state) const {
+    const auto fail = [](const std::string& what) { throw Error("state does not belong to this model (" + what + ")"); };
     if (state.layers.size() != static_cast<std::size_t>(config.n_layers))
-      throw Error("state does not belong to this model (layer count differs)");
+      fail(std::to_string(state.layers.size()) + " layers, the model has " + std::to_string(config.n_layers));
+    if (state.position < 0) fail("negative position " + std::to_string(state.position));
+    const bool linear = config.attention == AttentionKind::Linear;
+    const auto kv = static_cast<std::size_t>(linear ? 0 : state.position) * static_cast<std::size_t>(config.n_kv_heads);
+    const std::size_t matrix = linear ? static_cast<std::size_t>(config.n_heads * config.qk_dim * config.v_dim) : 0;
+    for (std::size_t i = 0; i < state.layers.size(); ++i) {
+      const LayerState& l = state.layers[i];
+      if (l.matrix.size() != matrix || l.keys.size() != kv * static_cast<std::size_t>(config.qk_dim) ||
+          l.values.size() != kv * static_cast<std::size_t>(config.v_dim))
+        fail("layer " + std::to_string(i) + " holds " + std::to_string(l.matrix.size()) + " state, " +
+             std::to_string(l.keys.size()) + " key and " + std::to_string(l.values.size()) +
+             " value floats; this model needs " + std::to_string(matrix) + ", " +
+             std::to_string(kv * static_cast<std::size_t>(config.qk_dim)) + " and " +
+             std::to_string(kv * static_cast<std::size_t>(config.v_dim)) + " at position " +
+             std::to_string(state.position));
+    }
   }
 };
 

@@ -216,6 +216,38 @@ TEST(Batch, BadBatchesAreRefusedBeforeAnyWork) {
   m.forward(batch);  // an empty batch is no work
 }
 
+// A state of another model with the same depth (here: 4 query heads sharing 2 kv heads vs 4
+// of each, and the softmax teacher's KV cache) or a damaged one is refused by both forward
+// calls before any work: it would be read and written out of bounds.
+TEST(Batch, StatesOfOtherModelsOrOfWrongSizesAreRefused) {
+  const Model gqa = Model::load(data_dir() / "golden" / "supra_gqa");
+  const Model mha = Model::load(data_dir() / "golden" / "supra_mha_qknorm");
+  const Model teacher = Model::load(data_dir() / "golden" / "mistral_softmax");
+  const std::vector<TokenId> ids = {1, 2, 3};
+  std::vector<State> wrong = {mha.new_state(), teacher.new_state()};
+  State short_matrix = gqa.new_state();
+  short_matrix.layers[2].matrix.pop_back();
+  wrong.push_back(short_matrix);
+  State negative = gqa.new_state();
+  negative.position = -1;
+  wrong.push_back(negative);
+  for (State& s : wrong) {
+    const State before = s;
+    EXPECT_THROW(gqa.forward(ids, s, Mode::Recurrent), Error);
+    Batch batch;
+    batch.add(ids, s);
+    EXPECT_THROW(gqa.forward(batch), Error);
+    EXPECT_EQ(s.position, before.position);
+  }
+  // The teacher's KV cache must hold `position` rows.
+  State cache = teacher.new_state();
+  teacher.forward(ids, cache, Mode::Parallel);
+  cache.position = 5;
+  EXPECT_THROW(teacher.forward(ids, cache, Mode::Parallel), Error);
+  cache.position = 3;
+  EXPECT_NO_THROW(teacher.forward(ids, cache, Mode::Parallel));
+}
+
 TEST(Batch, EmptySpanIsNoWork) {
   const Model m = Model::load(data_dir() / "golden" / "supra_gqa");
   State a = m.new_state(), b = m.new_state();

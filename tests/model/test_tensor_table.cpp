@@ -60,9 +60,10 @@ TEST(TensorTable, NamesAndShapesAreExactlyWhatTheRepositoryCheckpointsHold) {
       if (!e.optional) stored += t.numel();
     }
     EXPECT_EQ(stored, config.parameter_count());
-    for (const std::string& name : ckpt.names()) {
-      if (!ignorable_tensor(name)) EXPECT_TRUE(listed.count(name)) << name << " is stored but not in the table";
-    }
+    for (const std::string& name : ckpt.names())
+      if (!ignorable_tensor(name)) {
+        EXPECT_TRUE(listed.count(name)) << name << " is stored but not in the table";
+      }
   }
 }
 
