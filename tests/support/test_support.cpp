@@ -16,6 +16,11 @@ namespace fs = std::filesystem;
 
 fs::path data_dir() { return SUPRA_TEST_DATA; }
 
+fs::path model_folder(const std::string& name) {
+  if (name == "stories260K") return data_dir().parent_path().parent_path() / "models" / name;
+  return data_dir() / "golden" / name;
+}
+
 std::optional<fs::path> shared_dir() {
   fs::path dir = SUPRA_SHARED_DIR;
   if (fs::exists(dir / "fixtures" / "golden")) return dir;

@@ -10,6 +10,9 @@ namespace supra::test {
 
 // tests/data inside the repository.
 std::filesystem::path data_dir();
+// A model folder of the repository: "stories260K" (the shipped model, HF Llama with tied
+// embeddings) or a golden fixture's name ("supra_gqa", "mistral_softmax", ...).
+std::filesystem::path model_folder(const std::string& name);
 // ../shared beside the checkout when present (CI has it; users do not).
 std::optional<std::filesystem::path> shared_dir();
 

@@ -22,17 +22,9 @@ std::vector<TokenId> random_ids(std::int64_t n, int vocab, unsigned seed) {
   return ids;
 }
 
-std::filesystem::path model_folder(const std::string& name) {
-  if (name == "stories260K-hf") return *shared_dir() / "assets" / "models" / name;
-  return *shared_dir() / "fixtures" / "golden" / name;
-}
 
-class ForwardMatch : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    if (!shared_dir()) GTEST_SKIP() << "shared fixtures absent";
-  }
-};
+
+class ForwardMatch : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ForwardMatch, LogitsEqualInferenceParallelMode) {
   const auto folder = model_folder(GetParam());
@@ -78,7 +70,7 @@ TEST_P(ForwardMatch, Bf16ComputeIsCloseToF32) {
 
 INSTANTIATE_TEST_SUITE_P(Models, ForwardMatch,
                          ::testing::Values("supra_gqa", "supra_mha_qknorm", "supra_nope_wide", "mistral_softmax",
-                                           "stories260K-hf"));
+                                           "stories260K"));
 
 }  // namespace
 }  // namespace supra::test

@@ -14,17 +14,11 @@
 namespace supra::test {
 namespace {
 
-class GradientCheck : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    if (!shared_dir()) GTEST_SKIP() << "shared fixtures absent";
-  }
-};
+class GradientCheck : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GradientCheck, DirectionalDerivativesMatchFiniteDifferences) {
   const std::string& name = GetParam();
-  const auto folder = name == "stories260K-hf" ? *shared_dir() / "assets" / "models" / name
-                                               : *shared_dir() / "fixtures" / "golden" / name;
+  const auto folder = model_folder(name);
   auto model = train::TrainableModel::load(folder);
   constexpr std::int64_t B = 1, T = 24;
   constexpr double z = 1e-3;
@@ -67,7 +61,7 @@ TEST_P(GradientCheck, DirectionalDerivativesMatchFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GradientCheck,
-                         ::testing::Values("supra_mha_qknorm", "supra_nope_wide", "stories260K-hf"));
+                         ::testing::Values("supra_mha_qknorm", "supra_nope_wide", "stories260K"));
 
 }  // namespace
 }  // namespace supra::test
