@@ -113,9 +113,7 @@ TEST(Optimizer, LrScheduleWarmupThenCosine) {
 }
 
 TEST(TrainableModelBinding, RejectsBadParametersAndDropsTiedDuplicate) {
-  const auto shared = shared_dir();
-  if (!shared) GTEST_SKIP() << "shared fixtures absent";
-  const auto folder = *shared / "assets" / "models" / "stories260K-hf";
+  const auto folder = model_folder("stories260K");
   const auto model = train::TrainableModel::load(folder);
   // Tied and stored twice with equal values: trained as one tensor.
   EXPECT_FALSE(model.parameters().has("lm_head.weight"));
