@@ -19,7 +19,7 @@
 
 #include "supra/config.h"
 #include "supra/state.h"
-#include "supra/tokenizer.h"
+#include "supra/token.h"
 
 namespace supra {
 

@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
-namespace supra {
+#include "supra/token.h"
 
-using TokenId = std::int32_t;
+namespace supra {
 
 class Tokenizer {
  public:
