@@ -1,6 +1,8 @@
 #include "bench/bench.h"
 
 #include <omp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -136,16 +138,33 @@ std::uint64_t weight_bytes_per_token(const Weights& w) {
   return n;
 }
 
-double read_bandwidth_gb_s(int threads) {
+Bandwidth read_bandwidth(int threads) {
   // 512 MiB: far beyond any last-level cache, so every pass streams from DRAM.
   const std::size_t words = (std::size_t{1} << 29) / sizeof(std::uint64_t);
   std::unique_ptr<std::uint64_t[]> buf(new std::uint64_t[words]);
   const int nthreads = threads > 0 ? threads : omp_get_max_threads();
+  // Thread i runs on the i-th CPU this process may use for the whole probe, so passes do not
+  // differ by where the scheduler put the threads; each thread's own mask comes back after.
+  std::vector<cpu_set_t> saved(static_cast<std::size_t>(nthreads));
+  cpu_set_t allowed;
+  const bool pin = sched_getaffinity(0, sizeof allowed, &allowed) == 0;
+#pragma omp parallel num_threads(nthreads)
+  {
+    const int id = omp_get_thread_num();
+    if (pin && pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), &saved[static_cast<std::size_t>(id)]) == 0) {
+      int nth = id % std::max(1, CPU_COUNT(&allowed)), cpu = 0;
+      while (cpu < CPU_SETSIZE && !(CPU_ISSET(cpu, &allowed) && nth-- == 0)) ++cpu;
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    }
+  }
 #pragma omp parallel for num_threads(nthreads) schedule(static)
   for (std::size_t i = 0; i < words; ++i) buf[i] = i;  // first touch by the reading thread
-  double best = 0;
+  std::vector<double> passes;
   std::uint64_t sink = 0;
-  for (int pass = 0; pass < 5; ++pass) {
+  for (int pass = 0; pass < 11; ++pass) {
     const auto start = Clock::now();
     std::uint64_t total = 0;
     // Each thread sums one contiguous slice with the widest loads the CPU has (a plain loop
@@ -159,10 +178,15 @@ double read_bandwidth_gb_s(int threads) {
     }
     const double s = seconds_since(start);
     sink += total;
-    best = std::max(best, double(words * sizeof(std::uint64_t)) / s / 1e9);
+    if (pass > 0) passes.push_back(double(words * sizeof(std::uint64_t)) / s / 1e9);  // the first warms the TLB
+  }
+  if (pin) {
+#pragma omp parallel num_threads(nthreads)
+    pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), &saved[static_cast<std::size_t>(omp_get_thread_num())]);
   }
   if (sink == 1) throw Error("read bandwidth: impossible checksum");  // keeps the reads alive
-  return best;
+  std::sort(passes.begin(), passes.end());
+  return {passes[passes.size() / 2], passes.front(), passes.back(), static_cast<int>(passes.size()), pin};
 }
 
 bool restart_peak_rss() {
@@ -201,7 +225,7 @@ Result run(const ModelConfig& config, const Weights& weights, const Options& o) 
   r.prefill_tokens = o.prefill_tokens;
   r.decode_tokens = o.decode_tokens;
   r.weight_bytes_per_token = weight_bytes_per_token(weights);
-  r.read_bandwidth_gb_s = read_bandwidth_gb_s(r.threads);
+  r.read_bandwidth = read_bandwidth(r.threads);
   restart_peak_rss();  // the probe's buffer, freed by now, is not the model's memory
 
   Transformer model(config, weights);
@@ -228,7 +252,7 @@ Result run(const ModelConfig& config, const Weights& weights, const Options& o) 
     r.state_bytes_at_max_depth = std::max<std::uint64_t>(r.state_bytes_at_max_depth, s.bytes());
   }
   r.decode_bandwidth_fraction =
-      r.decode_tok_s.front().second * double(r.weight_bytes_per_token) / (r.read_bandwidth_gb_s * 1e9);
+      r.decode_tok_s.front().second * double(r.weight_bytes_per_token) / (r.read_bandwidth.median_gb_s * 1e9);
   r.peak_rss_bytes = peak_rss_bytes();  // before the batched decode's forked states
 
   for (std::int64_t depth : o.batch_sizes.empty() ? std::vector<std::int64_t>{} : o.depths) {

@@ -46,6 +46,13 @@ struct BatchDecode {
   std::string skipped;            // why it was not measured; empty when it was
 };
 
+// The streaming read bandwidth of the machine, over several passes of one buffer.
+struct Bandwidth {
+  double median_gb_s = 0, min_gb_s = 0, max_gb_s = 0;  // GB/s (1e9 bytes)
+  int passes = 0;
+  bool pinned = false;  // each thread held on one CPU for the probe
+};
+
 struct Result {
   std::string shape, dtype, simd_target;
   std::string prefill_gemm;  // how the prefill multiplies the layer weights (kernels::gemm_path)
@@ -55,8 +62,8 @@ struct Result {
   double prefill_tok_s = 0;
   std::vector<std::pair<std::int64_t, double>> decode_tok_s;  // depth → tokens/s
   std::uint64_t weight_bytes_per_token = 0;
-  double read_bandwidth_gb_s = 0;
-  double decode_bandwidth_fraction = 0;  // at the first depth
+  Bandwidth read_bandwidth;
+  double decode_bandwidth_fraction = 0;  // at the first depth, of the probe's median
   std::uint64_t peak_rss_bytes = 0;  // while the model ran: the bandwidth probe's buffer excluded
   std::uint64_t state_bytes_at_max_depth = 0;
   std::vector<BatchDecode> batch_decode;  // depth-major, in the order of Options
@@ -67,9 +74,11 @@ struct Result {
 // embedding row.
 std::uint64_t weight_bytes_per_token(const Weights& w);
 
-// Best-of-several streaming read over a buffer far larger than the caches, on `threads`
-// threads (0: OpenMP's default), in GB/s (1e9 bytes).
-double read_bandwidth_gb_s(int threads);
+// A streaming read of a buffer far larger than the caches, on `threads` threads (0: OpenMP's
+// default) pinned one per CPU for the probe: 10 timed passes after a warm-up, their median and
+// spread. Memory bandwidth on a shared machine moves from pass to pass; the median of one run
+// is what decode speed is compared with, the spread says how far to trust it.
+Bandwidth read_bandwidth(int threads);
 
 // Runs the measurements on a model. Decode at depth d starts from a state of position d: the
 // state of the measured prefill, extended to d (a SUPRA state has the same size at any depth,

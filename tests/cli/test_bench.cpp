@@ -25,6 +25,10 @@ void expect_contract(const nlohmann::json& j) {
     EXPECT_TRUE(j.contains(key)) << key << " missing in " << j.dump();
   EXPECT_GT(j.at("prefill_tok_s").get<double>(), 0.0);
   EXPECT_GT(j.at("read_bandwidth_gb_s").get<double>(), 0.0);
+  // The median lies within the passes' spread.
+  EXPECT_LE(j.at("read_bandwidth_min_gb_s").get<double>(), j.at("read_bandwidth_gb_s").get<double>());
+  EXPECT_GE(j.at("read_bandwidth_max_gb_s").get<double>(), j.at("read_bandwidth_gb_s").get<double>());
+  EXPECT_EQ(j.at("read_bandwidth_passes").get<int>(), 10);
   EXPECT_GT(j.at("peak_rss_bytes").get<double>(), 0.0);
   EXPECT_GE(j.at("threads").get<int>(), 1);
 }

@@ -74,10 +74,12 @@ void print_table(const bench::Result& r, double setup_s) {
   std::printf("threads                %d (SIMD target %s, OpenMP waits %s)\n", r.threads, r.simd_target.c_str(),
               r.openmp_waits.c_str());
   std::printf("setup                  %.1f s\n", setup_s);
-  std::printf("read bandwidth         %.1f GB/s (streaming read, same run)\n", r.read_bandwidth_gb_s);
+  const bench::Bandwidth& bw = r.read_bandwidth;
+  std::printf("read bandwidth         %.1f GB/s (streaming read, same run: median of %d passes, %.1f-%.1f%s)\n",
+              bw.median_gb_s, bw.passes, bw.min_gb_s, bw.max_gb_s, bw.pinned ? ", threads pinned" : "");
   std::printf("prefill %-6lld tokens  %.2f tok/s (%s)\n", static_cast<long long>(r.prefill_tokens), r.prefill_tok_s,
               r.prefill_gemm.c_str());
-  const double bound = r.read_bandwidth_gb_s * 1e9 / double(r.weight_bytes_per_token);
+  const double bound = bw.median_gb_s * 1e9 / double(r.weight_bytes_per_token);
   for (const auto& [depth, tok_s] : r.decode_tok_s)
     std::printf("decode at depth %-6lld %.2f tok/s (%.0f%% of the bandwidth bound %.2f tok/s)\n",
                 static_cast<long long>(depth), tok_s, 100.0 * tok_s / bound, bound);
@@ -150,7 +152,10 @@ void print_json(const bench::Result& r, double setup_s) {
                       {"decode_tokens", r.decode_tokens},
                       {"decode_tok_s", decode},
                       {"weight_bytes_per_token", r.weight_bytes_per_token},
-                      {"read_bandwidth_gb_s", r.read_bandwidth_gb_s},
+                      {"read_bandwidth_gb_s", r.read_bandwidth.median_gb_s},
+                      {"read_bandwidth_min_gb_s", r.read_bandwidth.min_gb_s},
+                      {"read_bandwidth_max_gb_s", r.read_bandwidth.max_gb_s},
+                      {"read_bandwidth_passes", r.read_bandwidth.passes},
                       {"decode_bandwidth_fraction", r.decode_bandwidth_fraction},
                       {"state_bytes_at_max_depth", r.state_bytes_at_max_depth},
                       {"peak_rss_bytes", r.peak_rss_bytes}};
