@@ -36,6 +36,7 @@ enum class LogitsWanted { None, Last, All };
 using TraceFn = std::function<void(const std::string& name, std::span<const float> values)>;
 
 class Model;
+struct ModelInternals;  // the library's own constructors and hooks (src/model/model_internals.h)
 
 // A batched step: several sequences, each its own State and its own span of tokens (one decode
 // token, or a chunk of a prompt), advanced by one pass over the weights (Model::forward(Batch&)).
@@ -77,6 +78,7 @@ class Batch {
 
  private:
   friend class Model;
+struct ModelInternals;  // the library's own constructors and hooks (src/model/model_internals.h)
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
@@ -108,6 +110,7 @@ class Model {
   void forward(Batch& batch) const;
 
  private:
+  friend struct ModelInternals;
   Model();
   struct Impl;
   std::unique_ptr<Impl> impl_;

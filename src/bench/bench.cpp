@@ -17,8 +17,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/simd.h"
-#include "model/activations.h"
-#include "model/transformer.h"
+#include "model/model_internals.h"
 #include "supra/error.h"
 
 namespace supra::bench {
@@ -97,26 +96,26 @@ std::vector<State> fork_states(const ModelConfig& c, const State& base, int n, s
 }
 
 // `n` sequences forked from `base` decode `steps` tokens together, one batched step per token
-// over one set of activations (sized by an untimed first step). Returns tokens/s of all of them.
-double batch_decode_tok_s(const ModelConfig& c, Transformer& model, const State& base, int n, std::int64_t steps,
-                          std::mt19937& rng, OpProfile* profile) {
+// (Model::forward(Batch&), one Batch reused: sized by an untimed first step). Returns tokens/s
+// of all of them.
+double batch_decode_tok_s(const Model& model, const State& base, int n, std::int64_t steps, std::mt19937& rng,
+                          OpProfile* profile) {
+  const ModelConfig& c = model.config();
   std::vector<State> states = fork_states(c, base, n, steps + 1);
   const std::vector<TokenId> ids = random_ids((steps + 1) * n, c.vocab_size, rng);
-  std::vector<SequenceStep> batch(static_cast<std::size_t>(n));
-  Activations acts;
+  Batch batch;
   auto step = [&](std::int64_t t) {
+    batch.clear();
     for (int i = 0; i < n; ++i)
-      batch[static_cast<std::size_t>(i)] = {std::span(ids).subspan(static_cast<std::size_t>(t * n + i), 1),
-                                            &states[static_cast<std::size_t>(i)], AttentionPath::Step,
-                                            LogitsWanted::Last};
-    model.run(batch, acts, {});
+      batch.add(std::span(ids).subspan(static_cast<std::size_t>(t * n + i), 1), states[static_cast<std::size_t>(i)]);
+    model.forward(batch);
   };
   step(0);
-  model.set_profile(profile);
+  ModelInternals::set_profile(model, profile);
   const auto start = Clock::now();
   for (std::int64_t t = 1; t <= steps; ++t) step(t);
   const double seconds = seconds_since(start);
-  model.set_profile(nullptr);
+  ModelInternals::set_profile(model, nullptr);
   return double(n) * double(steps) / seconds;
 }
 
@@ -206,7 +205,9 @@ std::uint64_t peak_rss_bytes() {
   return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
-Result run(const ModelConfig& config, const Weights& weights, const Options& o) {
+Result run(const Model& model, const Options& o) {
+  const ModelConfig& config = model.config();
+  const Weights& weights = ModelInternals::weights(model);
   if (o.prefill_tokens < 1) throw Error("bench: --prefill-tokens must be at least 1");
   if (o.decode_tokens < 1) throw Error("bench: --decode-tokens must be at least 1");
   if (o.depths.empty()) throw Error("bench: no depths to measure");
@@ -228,27 +229,31 @@ Result run(const ModelConfig& config, const Weights& weights, const Options& o) 
   r.read_bandwidth = read_bandwidth(r.threads);
   restart_peak_rss();  // the probe's buffer, freed by now, is not the model's memory
 
-  Transformer model(config, weights);
   std::mt19937 rng(7);
   State prefilled = model.new_state();
   const std::vector<TokenId> prompt = random_ids(o.prefill_tokens, config.vocab_size, rng);
   auto start = Clock::now();
-  model.run(prompt, prefilled, AttentionPath::Block, LogitsWanted::Last, {});
+  model.forward(prompt, prefilled, Mode::Parallel, LogitsWanted::Last);
   r.prefill_tok_s = double(o.prefill_tokens) / seconds_since(start);
 
+  // Decode as `supra generate` does: one token a step through one reused Batch.
+  Batch batch;
+  auto decode = [&](std::span<const TokenId> id, State& s) {
+    batch.clear();
+    batch.add(id, s);
+    model.forward(batch);
+  };
   for (std::int64_t depth : o.depths) {
     State s = depth == 0 ? model.new_state() : state_at_depth(prefilled, depth);
     const std::vector<TokenId> ids = random_ids(o.decode_tokens + 1, config.vocab_size, rng);
-    model.run(std::span(ids).first(1), s, AttentionPath::Step, LogitsWanted::Last, {});  // warm-up
+    decode(std::span(ids).first(1), s);  // warm-up
     const bool profiled = o.profile && depth == o.depths.front();
     if (profiled) r.profiles.push_back({"decode", o.decode_tokens, {}});
-    model.set_profile(profiled ? &r.profiles.back().ops : nullptr);
+    ModelInternals::set_profile(model, profiled ? &r.profiles.back().ops : nullptr);
     start = Clock::now();
-    for (std::int64_t t = 1; t <= o.decode_tokens; ++t)
-      model.run(std::span(ids).subspan(static_cast<std::size_t>(t), 1), s, AttentionPath::Step, LogitsWanted::Last,
-                {});
+    for (std::int64_t t = 1; t <= o.decode_tokens; ++t) decode(std::span(ids).subspan(static_cast<std::size_t>(t), 1), s);
     r.decode_tok_s.emplace_back(depth, double(o.decode_tokens) / seconds_since(start));
-    model.set_profile(nullptr);
+    ModelInternals::set_profile(model, nullptr);
     r.state_bytes_at_max_depth = std::max<std::uint64_t>(r.state_bytes_at_max_depth, s.bytes());
   }
   r.decode_bandwidth_fraction =
@@ -266,8 +271,8 @@ Result run(const ModelConfig& config, const Weights& weights, const Options& o) 
       else {
         const bool profiled = o.profile && depth == o.depths.front();
         if (profiled) r.profiles.push_back({"batch " + std::to_string(n), o.decode_tokens, {}});
-        b.aggregate_tok_s = batch_decode_tok_s(config, model, base, n, o.decode_tokens, rng,
-                                               profiled ? &r.profiles.back().ops : nullptr);
+        b.aggregate_tok_s =
+            batch_decode_tok_s(model, base, n, o.decode_tokens, rng, profiled ? &r.profiles.back().ops : nullptr);
       }
       r.batch_decode.push_back(std::move(b));
     }

@@ -12,6 +12,7 @@
 #include "model/op_profile.h"
 #include "model/weights.h"
 #include "supra/config.h"
+#include "supra/model.h"
 
 namespace supra::bench {
 
@@ -84,9 +85,9 @@ Bandwidth read_bandwidth(int threads);
 // state of the measured prefill, extended to d (a SUPRA state has the same size at any depth,
 // only its position moves; a softmax KV cache is filled to d rows by repeating the prefill's
 // rows), so no depth needs d tokens of prefill. The batched decode forks that same state N times
-// and advances all N with one batched step per token (Transformer::run over N SequenceSteps,
-// the pass Model::forward(Batch&) makes), reusing one set of activations across the steps.
-Result run(const ModelConfig& config, const Weights& weights, const Options& options);
+// and advances all N with one batched step per token (Model::forward(Batch&)), reusing one
+// Batch across the steps.
+Result run(const Model& model, const Options& options);
 
 // Peak resident set size of this process since it started or since restart_peak_rss, in bytes.
 std::uint64_t peak_rss_bytes();

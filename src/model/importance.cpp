@@ -8,8 +8,7 @@
 
 #include "io/gguf.h"
 #include "model/gguf_layout.h"
-#include "model/transformer.h"
-#include "model/weights.h"
+#include "model/model_internals.h"
 #include "supra/checkpoint.h"
 #include "supra/error.h"
 
@@ -94,7 +93,9 @@ ImportanceMatrix collect_importance(const std::filesystem::path& model_dir, std:
     by_data[s.matrix->data] = &e;
     if (s.output_projection) by_data[weights.output.data] = &e;
   }
-  const Transformer transformer(config, weights, [&](const kernels::Matrix& w, const float* x, std::int64_t rows) {
+  // Bound as the file stores them (no load-time interleaving), so each product's bytes are a slot's.
+  const Model model = ModelInternals::from_weights(config, std::move(weights), nullptr, checkpoint.describe(),
+                                                   [&](const kernels::Matrix& w, const float* x, std::int64_t rows) {
     const auto it = by_data.find(w.data);
     if (it == by_data.end()) throw Error("imatrix: a matrix product on weights outside the model's GGUF tensors");
     ImportanceEntry& e = *it->second;
@@ -112,8 +113,8 @@ ImportanceMatrix collect_importance(const std::filesystem::path& model_dir, std:
   for (std::int64_t w = 0; w < windows; ++w) {
     std::vector<TokenId> window(tokens.begin() + w * length, tokens.begin() + (w + 1) * length);
     if (bos >= 0) window[0] = bos;
-    State state = transformer.new_state();
-    transformer.run(window, state, AttentionPath::Block, LogitsWanted::All, {});
+    State state = model.new_state();
+    model.forward(window, state, Mode::Parallel, LogitsWanted::All);
     if (progress) progress(w + 1, windows);
   }
   result.chunks = windows;

@@ -4,8 +4,7 @@
 #include <algorithm>
 #include <set>
 
-#include "model/transformer.h"
-#include "model/weights.h"
+#include "model/model_internals.h"
 #include "supra/checkpoint.h"
 #include "supra/error.h"
 
@@ -29,15 +28,17 @@ std::string_view mode_name(Mode mode) {
 
 struct Model::Impl {
   ModelConfig config;
-  Checkpoint checkpoint;
+  std::shared_ptr<const void> storage;  // the bytes the weights point into (a mapped checkpoint)
+  std::string description;
   Weights weights;
   Transformer transformer;
 
-  Impl(ModelConfig c, Checkpoint ckpt)
+  Impl(ModelConfig c, Weights w, std::shared_ptr<const void> s, std::string d, MatmulObserver observer)
       : config(std::move(c)),
-        checkpoint(std::move(ckpt)),
-        weights(bind_for_inference(checkpoint, config)),
-        transformer(config, weights) {}
+        storage(std::move(s)),
+        description(std::move(d)),
+        weights(std::move(w)),
+        transformer(config, weights, std::move(observer)) {}
 
   // Token by token: every call sees exactly one token (O(1) work per token), on one set of
   // activations.
@@ -144,24 +145,45 @@ Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
+namespace {
+
+// "model.safetensors (BF16+F32)": the file(s) and the stored types.
+std::string describe(const Checkpoint& checkpoint) {
+  std::set<std::string> types;
+  for (const auto& name : checkpoint.names()) types.insert(std::string(dtype_name(checkpoint.get(name).dtype)));
+  std::string joined;
+  for (const auto& t : types) joined += (joined.empty() ? "" : "+") + t;
+  return checkpoint.describe() + " (" + joined + ")";
+}
+
+}  // namespace
+
 Model Model::load(const std::filesystem::path& folder) {
   ModelConfig config = ModelConfig::load_folder(folder);
-  Checkpoint checkpoint = Checkpoint::open_folder(folder);
+  auto checkpoint = std::make_shared<const Checkpoint>(Checkpoint::open_folder(folder));
+  Weights weights = bind_for_inference(*checkpoint, config);
+  std::string description = describe(*checkpoint);
+  return ModelInternals::from_weights(std::move(config), std::move(weights), std::move(checkpoint),
+                                      std::move(description));
+}
+
+Model ModelInternals::from_weights(ModelConfig config, Weights weights, std::shared_ptr<const void> storage,
+                                   std::string description, MatmulObserver observer) {
   Model m;
-  m.impl_ = std::make_unique<Impl>(std::move(config), std::move(checkpoint));
+  m.impl_ = std::make_unique<Model::Impl>(std::move(config), std::move(weights), std::move(storage),
+                                          std::move(description), std::move(observer));
   return m;
+}
+
+const Weights& ModelInternals::weights(const Model& model) { return model.impl_->weights; }
+
+void ModelInternals::set_profile(const Model& model, OpProfile* profile) {
+  model.impl_->transformer.set_profile(profile);
 }
 
 const ModelConfig& Model::config() const { return impl_->config; }
 
-std::string Model::weights_description() const {
-  std::set<std::string> types;
-  for (const auto& name : impl_->checkpoint.names())
-    types.insert(std::string(dtype_name(impl_->checkpoint.get(name).dtype)));
-  std::string joined;
-  for (const auto& t : types) joined += (joined.empty() ? "" : "+") + t;
-  return impl_->checkpoint.describe() + " (" + joined + ")";
-}
+std::string Model::weights_description() const { return impl_->description; }
 
 State Model::new_state() const { return impl_->transformer.new_state(); }
 

@@ -11,7 +11,7 @@
 #include "bench/bench.h"
 #include "commands.h"
 #include "model/synthetic.h"
-#include "model/weights.h"
+#include "model/model_internals.h"
 #include "supra/checkpoint.h"
 #include "supra/error.h"
 
@@ -196,21 +196,21 @@ void run(Flags& f) {
   bench::Result r;
   if (!f.synthetic.empty()) {
     const DType dtype = weight_type("--dtype", f.dtype);
-    const ModelConfig config = synthetic_config(f.synthetic);
-    const SyntheticModel m = make_synthetic(config, dtype, SyntheticUse::Inference);
+    auto synthetic = std::make_shared<SyntheticModel>(make_synthetic(synthetic_config(f.synthetic), dtype,
+                                                                     SyntheticUse::Inference));
+    const Model model = ModelInternals::from_weights(synthetic->config, synthetic->weights, synthetic,
+                                                     "synthetic " + f.synthetic + " (" + f.dtype + ")");
     const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    r = bench::run(m.config, m.weights, f.options);
+    r = bench::run(model, f.options);
     r.shape = f.synthetic;
     r.dtype = f.dtype;
     f.json ? print_json(r, setup_s) : (print_table(r, setup_s), print_profile(r));
   } else {
-    const ModelConfig config = ModelConfig::load_folder(model_folder(f.model));
-    const Checkpoint checkpoint = Checkpoint::open_folder(f.model);
-    const Weights weights = bind_for_inference(checkpoint, config);
+    const Model model = Model::load(model_folder(f.model));
     const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    r = bench::run(config, weights, f.options);
+    r = bench::run(model, f.options);
     r.shape = f.model;
-    r.dtype = matrix_types(weights);
+    r.dtype = matrix_types(ModelInternals::weights(model));
     f.json ? print_json(r, setup_s) : (print_table(r, setup_s), print_profile(r));
   }
 }
