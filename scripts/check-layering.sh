@@ -25,6 +25,7 @@ declare -A owner=(
   [config.h]=model [state.h]=model [model.h]=model
   [sampler.h]=generate [generate.h]=generate
   [eval.h]=eval
+  [train.h]=train
 )
 
 # The library and everything below it.

@@ -10,6 +10,7 @@
 
 #include "supra/checkpoint.h"
 #include "supra/config.h"
+#include "supra/train.h"  // linearize_folder
 #include "train/parameters.h"
 
 namespace supra::train {
@@ -25,12 +26,5 @@ std::string openlm_config_json(const ModelConfig& config);
 // Every tensor of the SUPRA model under its HF-saved OpenLM name ("model.layers.0.attention.in_proj.weight"),
 // float32, in the order of the published state dict.
 ParameterSet linearize_parameters(const ModelConfig& teacher, const Checkpoint& weights, std::uint64_t seed);
-
-// Reads the teacher folder and writes the SUPRA folder atomically (config.json,
-// model.safetensors, tokenizer and generation files). `out` must not exist. With
-// `from_scratch` only the teacher's shapes and tokenizer are kept: every weight is newly
-// initialised (scratch_init.h), for a from-scratch baseline of the same architecture.
-void linearize_folder(const std::filesystem::path& teacher, const std::filesystem::path& out, std::uint64_t seed,
-                      bool from_scratch = false);
 
 }  // namespace supra::train

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "supra/train.h"  // AdamWConfig
 #include "train/parameters.h"
 
 namespace supra::train {
@@ -14,13 +15,6 @@ double global_grad_norm(const ParameterSet& grads);
 // Scales every gradient by min(1, max_norm / (norm + 1e-6)) (computed in float32 like torch's
 // clip_grad_norm_); returns the coefficient applied.
 float clip_grad_norm(ParameterSet& grads, double max_norm);
-
-struct AdamWConfig {
-  double beta1 = 0.9;
-  double beta2 = 0.95;
-  double eps = 1e-8;
-  double weight_decay = 0.1;
-};
 
 class AdamW {
  public:

@@ -10,7 +10,8 @@
 
 #include "supra/config.h"
 #include "supra/state.h"
-#include "supra/tokenizer.h"  // TokenId
+#include "supra/token.h"
+#include "supra/train.h"  // ComputePrecision
 #include "train/parameters.h"
 
 namespace supra::train {
@@ -22,9 +23,6 @@ struct LossTerms {
   double z_loss = 0;  // coefficient · mean(logsumexp²)
   std::int64_t positions = 0;
 };
-
-// Precision of the matrix products; parameters, gradients and optimizer stay float32.
-enum class ComputePrecision { F32, BF16 };
 
 class TrainableModel {
  public:

@@ -1,4 +1,4 @@
-#include "train/trainer.h"
+#include "supra/train.h"
 
 #include <omp.h>
 #include <unistd.h>
@@ -12,6 +12,9 @@
 #include <cstdio>
 #include <string>
 
+#include "train/communicator.h"
+#include "train/optimizer.h"
+#include "train/trainable_model.h"
 #include "supra/error.h"
 #include "io/model_folder.h"
 #include "train/checkpoint_manifest.h"

@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "commands.h"
-#include "train/linearize.h"
+#include "supra/train.h"
 
 namespace supra::cli {
 namespace {

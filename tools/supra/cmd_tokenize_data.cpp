@@ -4,7 +4,7 @@
 #include "commands.h"
 #include "supra/error.h"
 #include "supra/tokenizer.h"
-#include "train/tokenize_corpus.h"
+#include "supra/train.h"
 
 namespace supra::cli {
 namespace {

@@ -5,8 +5,7 @@
 
 #include "commands.h"
 #include "supra/error.h"
-#include "train/communicator.h"
-#include "train/trainer.h"
+#include "supra/train.h"
 
 namespace supra::cli {
 namespace {
