@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
 
   // An exported state of the shipped model after a few tokens.
   const Model model = Model::load(repo / "models" / "stories260K");
-  serve::StoredState stored{model.new_state(), {1, 403, 407}};
+  serve::StoredState stored{model.new_state(), {1, 403, 407}, {}};
   model.forward(stored.tokens, stored.state, Mode::Parallel, LogitsWanted::None);
   write(out / "state_import" / "stories.state",
         serve::export_state(stored, serve::model_fingerprint(model.config()), serve::measure_state_shape(model)));

@@ -84,4 +84,10 @@ unshare --mount --propagation private -- bash -c '
     bash -c "cd /src/supra && exec \"\$@\"" fresh-root "$@"
 ' fresh-root "$root" "$@" || status=$?
 echo "fresh-root: exit status $status after $(( $(date +%s) - start )) s" >&2
+# What the run kept for CI (build/artifacts: the chat page's screenshot) outlives the root.
+if [ -d "$root/src/supra/build/artifacts" ]; then
+  artifacts=${SUPRA_CI_ARTIFACTS:-$project/build-ci-artifacts}
+  mkdir -p "$artifacts" && cp -r "$root/src/supra/build/artifacts/." "$artifacts/" &&
+    echo "fresh-root: artifacts copied to $artifacts" >&2
+fi
 exit $status

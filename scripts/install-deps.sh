@@ -11,6 +11,9 @@ packages=(
                                                          # its CMake config requires OpenCL, only recommended)
   libgtest-dev curl jq valgrind                          # tests (curl + jq drive the server)
   clang libclang-rt-14-dev libomp-14-dev                 # fuzz targets (libFuzzer)
+  python3-dev python3-pybind11 pybind11-dev python3-numpy  # the Python module (python/, docs/PYTHON.md)
+  python3-pytest python3-venv python3-pip python3-setuptools python3-wheel  # its tests, offline pip install
+  chromium                                               # the chat page's test in a headless browser
 )
 # The openai npm client test needs Node.js and npm; use Debian's unless both are already here.
 { command -v node && command -v npm; } >/dev/null || packages+=(nodejs npm)

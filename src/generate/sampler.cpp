@@ -47,6 +47,10 @@ void check_min_p(float p) {
   if (!(p >= 0.0f && p <= 1.0f)) throw Error("--min-p must be in [0, 1] (0 disables), got " + show(p));
 }
 
+void check_finite(float value, const char* flag) {
+  if (!std::isfinite(value)) throw Error(std::string(flag) + " must be a finite number, got " + show(value));
+}
+
 void check_repetition_penalty(float penalty) {
   if (!(std::isfinite(penalty) && penalty > 0.0f)) {
     throw Error("--repetition-penalty must be a finite number > 0 (1 disables), got " + show(penalty));
@@ -108,6 +112,12 @@ void SamplingParams::validate() const {
   check_top_p(top_p);
   check_repetition_penalty(repetition_penalty);
   check_min_p(min_p);
+  check_finite(frequency_penalty, "--frequency-penalty");
+  check_finite(presence_penalty, "--presence-penalty");
+  for (const auto& [id, bias] : logit_bias) {
+    if (id < 0) throw Error("--logit-bias: token id " + std::to_string(id) + " is negative");
+    check_finite(bias, "--logit-bias");
+  }
 }
 
 Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) { params_.validate(); }
@@ -119,13 +129,46 @@ TokenId Sampler::sample(std::span<float> logits, std::span<const TokenId> histor
   if (params_.repetition_penalty != 1.0f) {
     apply_repetition_penalty(logits, history, params_.repetition_penalty);
   }
-  if (params_.temperature == 0.0f) return argmax(logits);  // do_sample=False: no warpers
+  const bool counting = params_.frequency_penalty != 0.0f || params_.presence_penalty != 0.0f;
+  if (counting) apply_frequency_presence(logits, drawn_, params_.frequency_penalty, params_.presence_penalty);
+  if (!params_.logit_bias.empty()) apply_logit_bias(logits, params_.logit_bias);
+  const TokenId next = params_.temperature == 0.0f ? argmax(logits) : warp_and_draw(logits);
+  if (counting) {
+    const auto it = std::ranges::find(drawn_, next, &std::pair<TokenId, int>::first);
+    if (it == drawn_.end()) drawn_.emplace_back(next, 1);
+    else ++it->second;
+  }
+  return next;
+}
 
+TokenId Sampler::warp_and_draw(std::span<float> logits) {
   if (params_.temperature != 1.0f) apply_temperature(logits, params_.temperature);
   if (params_.top_k != 0) apply_top_k(logits, params_.top_k);
   if (params_.top_p < 1.0f) apply_top_p(logits, params_.top_p);
   if (params_.min_p > 0.0f) apply_min_p(logits, params_.min_p);
   return draw(softmax(logits), rng_);
+}
+
+void apply_frequency_presence(std::span<float> logits, std::span<const std::pair<TokenId, int>> counts,
+                              float frequency, float presence) {
+  for (const auto& [id, count] : counts) {
+    if (id < 0 || static_cast<std::size_t>(id) >= logits.size()) {
+      throw Error("frequency/presence penalty: token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                  std::to_string(logits.size()) + ")");
+    }
+    if (count <= 0) continue;
+    logits[static_cast<std::size_t>(id)] -= static_cast<float>(count) * frequency + presence;
+  }
+}
+
+void apply_logit_bias(std::span<float> logits, std::span<const std::pair<TokenId, float>> bias) {
+  for (const auto& [id, b] : bias) {
+    if (id < 0 || static_cast<std::size_t>(id) >= logits.size()) {
+      throw Error("logit bias: token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                  std::to_string(logits.size()) + ")");
+    }
+    logits[static_cast<std::size_t>(id)] += b;
+  }
 }
 
 void apply_repetition_penalty(std::span<float> logits, std::span<const TokenId> history, float penalty) {

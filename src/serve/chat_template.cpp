@@ -9,12 +9,15 @@ namespace supra::serve {
 namespace {
 
 // A checked conversation: `system` (empty when there is none) and the turns after it, user
-// first, alternating, ending with a user. `all` is every message, for the templates that
-// render the system message like any other.
+// first, alternating, ending with a user, or with an assistant message to continue
+// (`prefill`: it is rendered without its end-of-turn marker and no new assistant header
+// follows). `all` is every message, for the templates that render the system message like
+// any other.
 struct Chat {
   std::string system;
   std::span<const ChatMessage> turns;
   std::span<const ChatMessage> all;
+  bool prefill = false;
 };
 
 // The prompt being built: each text() is tokenized on its own, without special ids.
@@ -38,7 +41,7 @@ void mistral(const Chat& chat, Prompt& out) {
     const std::string& content = chat.turns[i].content;
     if (i % 2 == 1) {
       out.text(content);
-      out.eos();
+      if (!(chat.prefill && i + 1 == chat.turns.size())) out.eos();
     } else {
       const bool with_system = i == 0 && !chat.system.empty();
       out.text("[INST] " + (with_system ? chat.system + "\n\n" : std::string()) + content + " [/INST]");
@@ -56,6 +59,8 @@ void llama2(const Chat& chat, Prompt& out) {
                     chat.turns[i].content + " [/INST]";
     if (i + 1 == chat.turns.size()) {
       out.text(s);
+    } else if (chat.prefill && i + 2 == chat.turns.size()) {
+      out.text(s + " " + chat.turns[i + 1].content);
     } else {
       out.text(s + " " + chat.turns[i + 1].content + " ");
       out.eos();
@@ -67,13 +72,15 @@ void llama2(const Chat& chat, Prompt& out) {
 void chatml(const Chat& chat, Prompt& out) {
   std::string s;
   for (const ChatMessage& m : chat.all) s += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
-  out.text(s + "<|im_start|>assistant\n");
+  if (chat.prefill) s.resize(s.size() - std::string_view("<|im_end|>\n").size());
+  out.text(chat.prefill ? s : s + "<|im_start|>assistant\n");
 }
 
 void zephyr(const Chat& chat, Prompt& out) {
   std::string after_eos;  // the "\n" that follows each </s> opens the next segment
   for (const ChatMessage& m : chat.all) {
     out.text(after_eos + "<|" + m.role + "|>\n" + m.content);
+    if (chat.prefill && &m == &chat.all.back()) return;
     out.eos();
     after_eos = "\n";
   }
@@ -132,7 +139,7 @@ std::vector<TokenId> render_chat(const ChatTemplate& tmpl, const std::vector<Cha
       throw bad_param("messages", "messages[" + std::to_string(first + i) + "] must have role \"" + expected +
                                       "\": after an optional system message, user and assistant alternate");
   }
-  if (messages.back().role != "user") throw bad_param("messages", "the last message must come from the user");
+  chat.prefill = messages.back().role == "assistant";
 
   Prompt out{tokenizer, {}};
   if (with_bos && (tmpl.bos_in_format || tokenizer.add_bos())) out.bos();

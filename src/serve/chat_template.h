@@ -10,7 +10,11 @@
 //   raw      the contents joined with "\n" (base models)
 //
 // Every template takes the same conversations: an optional system message, then user and
-// assistant alternating, starting and ending with a user. Text is tokenized in segments and
+// assistant alternating, starting with a user. A conversation ending with an assistant message
+// asks to continue it (assistant prefill): that message is rendered without its end-of-turn
+// marker (mistral, zephyr: no </s>; llama2: "[INST] u [/INST] a" without " </s>"; chatml: no
+// <|im_end|>\n; raw: as always) and no new assistant header follows, so the model goes on
+// with the message's text. Text is tokenized in segments and
 // <s>/</s> are inserted as BOS/EOS ids, so text typed in a message (even "</s>") never becomes a
 // special id; the chatml and zephyr markers are plain text for SentencePiece models. Templates
 // without <s> in their format start as a completion prompt does (BOS when the tokenizer adds one).

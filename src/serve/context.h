@@ -15,6 +15,7 @@
 #include "serve/chat_template.h"
 #include "serve/metrics.h"
 #include "serve/request.h"
+#include "serve/prefix_cache_dir.h"
 #include "serve/scheduler.h"
 #include "serve/server.h"
 #include "serve/state_format.h"
@@ -31,6 +32,7 @@ struct ServeContext {
   Limits limits;
   const ChatTemplate& chat_template;  // before the model: an unknown name fails before loading it
   std::string model_name;
+  std::string folder_name;  // the model folder's name: requests may name the model by it too
   Model model;
   Tokenizer tokenizer;
   std::vector<TokenId> stop_ids;  // EOS ids
@@ -39,6 +41,7 @@ struct ServeContext {
   Metrics metrics;
   StateStore states;
   std::atomic<int> imports_running{0};   // POST /v1/states/import bodies being read or checked
+  std::unique_ptr<PrefixCacheDir> prefix_cache_dir;  // --prefix-cache-dir, or null; outlives the scheduler
   std::unique_ptr<Scheduler> scheduler;  // last: its thread uses everything above
 };
 
@@ -52,6 +55,11 @@ void send_json(httplib::Response& res, const std::string& json_text, int status 
 // and returns them; 503 when the queue is full.
 std::vector<std::shared_ptr<Sequence>> submit_all(ServeContext& ctx, std::vector<SequenceParams> params);
 
+// 404 model_not_found when the body's "model" names another model than the one served.
+void check_model(const ServeContext& ctx, const nlohmann::json& body);
+
+void add_model_routes(httplib::Server& server, ServeContext& ctx);
+void add_token_routes(httplib::Server& server, ServeContext& ctx);
 void add_completion_routes(httplib::Server& server, ServeContext& ctx);
 void add_state_routes(httplib::Server& server, ServeContext& ctx);
 

@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include <cerrno>
 #include <cstring>
 
@@ -72,10 +74,27 @@ int GuardedHttpServer::bind(const std::string& host, int port) {
   return bound;
 }
 
+void GuardedHttpServer::serve() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    serving_ = true;
+  }
+  listen_after_bind();
+  serving_ = false;
+}
+
+// httplib's stop() does nothing until listen_after_bind has marked the server running: a stop
+// in between would be lost and the listen would then accept for ever. So once serve() is past
+// its check, wait for it to be running (or to have returned) before stopping it.
 void GuardedHttpServer::shut_down() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  while (serving_ && !is_running()) std::this_thread::yield();
   stop();
   std::lock_guard lock(mutex_);
-  stopping_ = true;
   // Reading ends at once (a wait for data sees the end); writing still works, so an answer
   // being sent completes.
   for (const int sock : open_) ::shutdown(sock, SHUT_RD);

@@ -6,6 +6,7 @@
 // hook httplib's own SSLServer overrides) and keeps httplib's request parsing and routing. It
 // counts every answered request in Metrics, and owns httplib's post-routing handler for that.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <string>
@@ -26,6 +27,8 @@ class GuardedHttpServer final : public httplib::Server {
   // Binds host:port (port 0: any free one) without SO_REUSEPORT, so a port already in use is an
   // error rather than a second server sharing it. Returns the port; throws supra::Error.
   int bind(const std::string& host, int port);
+  // Accepts connections on the bound port until shut_down (at once when it came first).
+  void serve();
   // Stops accepting, then ends every connection that is waiting for or still sending a request;
   // answers being written finish (their handlers end once the scheduler stops).
   void shut_down();
@@ -48,6 +51,7 @@ class GuardedHttpServer final : public httplib::Server {
   std::mutex mutex_;
   std::unordered_set<int> open_;  // sockets being served
   bool stopping_ = false;
+  std::atomic<bool> serving_{false};  // serve() has passed its check of stopping_
 };
 
 }  // namespace supra::serve

@@ -50,6 +50,11 @@ std::string Metrics::prometheus() const {
   emit(o, "supra_cache_bytes", "gauge", "bytes held by the prefix state cache", cache_bytes);
   emit(o, "supra_cache_entries", "gauge", "prefix states held by the cache", cache_entries);
   emit(o, "supra_tokens_per_second", "gauge", "generated tokens per second, recent", tokens_per_second);
+  time_to_first_token.render(o, "supra_time_to_first_token_seconds",
+                             "from a request's arrival to its first generated token");
+  time_per_output_token.render(o, "supra_time_per_output_token_seconds", "between generated tokens after the first");
+  request_queue_time.render(o, "supra_request_queue_time_seconds", "from a request's arrival to its first step");
+  e2e_request_latency.render(o, "supra_e2e_request_latency_seconds", "from a request's arrival to its last token");
   return o.str();
 }
 

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "serve/histogram.h"
+
 namespace supra::serve {
 
 struct Metrics {
@@ -29,6 +31,17 @@ struct Metrics {
   std::atomic<std::int64_t> cache_bytes{0};
   std::atomic<std::int64_t> cache_entries{0};
   std::atomic<double> tokens_per_second{0};              // generated tokens/s over the last second or so
+
+  // Latencies (seconds) of sequences, as vLLM names them (vllm:x -> supra_x), observed by the
+  // scheduler; the buckets reach down to the sub-millisecond steps of small models.
+  Histogram time_to_first_token{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2.5,
+                                 5, 7.5, 10, 20, 40, 80, 160, 640, 2560}};
+  Histogram time_per_output_token{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1,
+                                   0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80}};
+  Histogram request_queue_time{{0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15,
+                                20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680}};
+  Histogram e2e_request_latency{{0.001, 0.005, 0.01, 0.05, 0.1, 0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20,
+                                 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680}};
 
   // Counts one answered request (GuardedHttpServer, for every answer): the one place requests
   // and errors are counted.

@@ -1,6 +1,8 @@
 // Parsing and validation of request bodies. Every field is type- and range-checked; anything
-// wrong is an ApiError 400 naming the field. Unknown fields are ignored, as OpenAI-compatible
-// servers do, because real clients (openai SDKs, lm-eval) send extra ones ("user", "n": 1, ...).
+// wrong is an ApiError 400 naming the field. OpenAI's fields that would change the output but
+// are not implemented (tools, response_format other than text, suffix, ...) are a 400 naming
+// them; other unknown fields are ignored, as OpenAI-compatible servers do, because real clients
+// (openai SDKs, lm-eval) send extra ones ("user", "metadata", ...).
 // JSON null means "not given" (the SDKs send nulls for unset options).
 #pragma once
 #include <cstddef>
@@ -29,9 +31,14 @@ nlohmann::json parse_body(const std::string& body);
 // A completion or chat request, tokenized. Each prompt becomes one sequence (one choice).
 struct GenerationRequest {
   std::vector<std::vector<TokenId>> prompts;
+  // Per prompt, its text when it came as text: a state continuation tokenizes it again after
+  // the state's ids (continuation.h).
+  std::vector<std::optional<std::string>> texts;
   SequenceParams params;  // everything but prompt / base (filled by the route)
   std::optional<std::string> state_id;
   bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage: a last chunk with the usage
+  int n = 1;                   // choices returned per prompt (params.choices are run: best_of)
 };
 
 // POST /v1/completions: prompt as a string, a token-id array, or a batch of either.
@@ -43,6 +50,7 @@ GenerationRequest parse_chat(const nlohmann::json& body, const Tokenizer& tokeni
 // POST /v1/states: {"prompt": string} or {"tokens": [ids]}, optional "state_id".
 struct StateRequest {
   std::vector<TokenId> tokens;
+  std::optional<std::string> text;  // "prompt", for continuations (continuation.h)
   std::optional<std::string> state_id;
 };
 StateRequest parse_state_request(const nlohmann::json& body, const Tokenizer& tokenizer, const Limits& limits);

@@ -9,6 +9,14 @@
 #include "supra/error.h"
 
 namespace supra::serve {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start,
+                     std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
+  return std::chrono::duration<double>(now - start).count();
+}
+
+}  // namespace
 
 // A sequence in the running set, with everything only the scheduler thread touches.
 struct Scheduler::Running {
@@ -31,12 +39,41 @@ struct Scheduler::Running {
   std::string echo_text;         // the prompt's text, when echoed
   int generated = 0;
   bool done = false;
+  std::chrono::steady_clock::time_point last_token;  // when the last token was sent (metrics)
+  int index = 0;                    // the choice; choices 1.. are copies of 0 after its prefill
+  bool forked = false;              // the choices exist: this one holds one slot of the batch
+  bool text_started = false;        // some text of the sequence came before (token names)
+  std::size_t returned_bytes = 0;   // bytes of text passed to the client, echo included
+  double logprob_sum = 0;           // of the sampled tokens, when score_choices
+  struct Pending {
+    TokenLogprob token;
+    std::size_t text_end;           // text_bytes once the token's text was decoded
+  };
+  std::vector<Pending> pending;     // logprobs of tokens whose text is still held back
+
+  std::size_t slots() const { return forked ? 1 : static_cast<std::size_t>(seq->params().choices); }
+
+  // Moves into `out` the logprobs of the tokens whose text the client now has, so that the
+  // logprobs end where the returned text ends: when a stop string cut the text, those whose
+  // text starts before the cut (the token in which the stop string starts is the last one,
+  // later ones are dropped); at the `end` of an uncut text, all; otherwise those whose text
+  // has been passed on entirely.
+  void release(std::vector<TokenLogprob>& out, bool end) {
+    const bool cut = stop.stopped();
+    std::size_t n = 0;
+    while (n < pending.size() && (cut ? pending[n].token.text_offset < returned_bytes
+                                      : end || pending[n].text_end <= returned_bytes))
+      ++n;
+    for (std::size_t i = 0; i < n; ++i) out.push_back(std::move(pending[i].token));
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(n));
+    if (cut || end) pending.clear();
+  }
 };
 
 Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, Metrics& metrics,
                      const SchedulerOptions& options)
     : model_(model), tokenizer_(tokenizer), metrics_(metrics), options_(options),
-      cache_(options.cache_bytes, options.block), thread_([this] { loop(); }) {
+      cache_(options.cache_bytes, options.block, options.cache_folder), thread_([this] { loop(); }) {
   entries_.reserve(static_cast<std::size_t>(options.parallel));
 }
 
@@ -76,7 +113,14 @@ void Scheduler::loop() {
         queue_.clear();
         break;
       }
-      while (!queue_.empty() && running_.size() + admitted.size() < static_cast<std::size_t>(options_.parallel)) {
+      // A request of n choices takes n slots of the batch; one with more than --parallel
+      // choices runs when it can run alone.
+      std::size_t used = 0;
+      for (const auto& r : running_) used += r->slots();
+      while (!queue_.empty()) {
+        const auto need = static_cast<std::size_t>(std::max(1, queue_.front()->params().choices));
+        if (used > 0 && used + need > static_cast<std::size_t>(options_.parallel)) break;
+        used += need;
         admitted.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -110,6 +154,7 @@ void Scheduler::update_rate(std::size_t generated) {
 
 std::unique_ptr<Scheduler::Running> Scheduler::start(std::shared_ptr<Sequence> sequence) {
   auto r = std::make_unique<Running>(std::move(sequence), tokenizer_);
+  metrics_.request_queue_time.observe(seconds_since(r->seq->arrived));
   const SequenceParams& p = r->seq->params();
   r->history = p.base_tokens;
   r->history.insert(r->history.end(), p.prompt.begin(), p.prompt.end());
@@ -117,6 +162,7 @@ std::unique_ptr<Scheduler::Running> Scheduler::start(std::shared_ptr<Sequence> s
   r->prompt_end = r->history.size();
   r->state = p.base ? *p.base : model_.new_state();
   r->consumed = r->base_end;
+  r->logits = p.base_logits;
   // Prompt logprobs need the logits of every prompt token, so an echo with logprobs cannot
   // skip any of the prefill; it may still fill the cache.
   const bool echo_logprobs = p.echo && p.logprobs >= 0;
@@ -136,12 +182,15 @@ std::unique_ptr<Scheduler::Running> Scheduler::start(std::shared_ptr<Sequence> s
   // The streamer sees the whole history; only text from the prompt on (echo) or from the
   // first generated token on is returned.
   for (std::size_t i = 0; i < r->prompt_end; ++i) {
+    const bool starts_text = !r->text_started;
     const std::string text = r->streamer.push(r->history[i]);
+    r->text_started = r->text_started || !text.empty();
     if (!p.echo || i < r->base_end) continue;
-    if (p.logprobs >= 0) r->echoed.push_back({r->history[i], r->text_bytes, std::nullopt, {}});
+    if (p.logprobs >= 0) r->echoed.push_back({r->history[i], r->text_bytes, std::nullopt, {}, starts_text});
     r->text_bytes += text.size();
     r->echo_text += text;
   }
+  r->returned_bytes = r->text_bytes;
   return r;
 }
 
@@ -230,9 +279,10 @@ void Scheduler::after_prompt_block(Running& r, std::span<const TokenId> chunk, s
     const auto V = static_cast<std::size_t>(model_.config().vocab_size);
     for (std::size_t t = 0; t < chunk.size(); ++t) {
       // Token i of the history is predicted by the logits after token i-1; the first prompt
-      // token of a fresh sequence has no prediction (null, as OpenAI reports it).
+      // token of a fresh sequence has no prediction (null, as OpenAI reports it), that of a
+      // continuation is scored by its state's last logits when the state kept them.
       const std::size_t i = r.consumed + t;
-      if (i > r.base_end && !(t == 0 && r.logits.empty())) {
+      if (!(t == 0 && r.logits.empty())) {
         const std::span<const float> row = t == 0 ? std::span<const float>(r.logits) : out.subspan((t - 1) * V, V);
         TokenLogprob& e = r.echoed[i - r.base_end];
         const TokenLogprob lp = token_logprob(log_softmax(row), chunk[t], p.logprobs);
@@ -248,39 +298,69 @@ void Scheduler::after_prompt_block(Running& r, std::span<const TokenId> chunk, s
   if (r.cacheable && end % cache_.block() == 0) cache_.insert(std::span(r.history).first(end), r.state);
   if (!last) return;
 
-  if (p.echo) {
-    SequenceEvent echo;
-    echo.text = std::move(r.echo_text);
-    echo.echo = true;
-    echo.tokens = std::move(r.echoed);
-    r.seq->push(std::move(echo));
+  // The choices: copies of this prompt's state, logits and text, each with its own seed. They
+  // join the running set, and so the next batched step.
+  std::vector<Running*> choices{&r};
+  for (int i = 1; i < p.choices && !r.forked; ++i) {
+    auto c = std::make_unique<Running>(r);
+    c->index = i;
+    c->forked = true;
+    c->cacheable = false;
+    SamplingParams sampling = p.sampling;
+    sampling.seed = choice_seed(sampling.seed, i);
+    c->sampler = Sampler(sampling);
+    choices.push_back(c.get());
+    running_.push_back(std::move(c));
   }
-  if (p.max_tokens == 0) finish(r, "length");
+  r.forked = true;
+  for (Running* c : choices) {
+    if (p.echo) {
+      SequenceEvent echo;
+      echo.text = std::move(c->echo_text);
+      echo.echo = true;
+      echo.index = c->index;
+      echo.tokens = std::move(c->echoed);
+      c->seq->push(std::move(echo));
+    }
+    if (p.max_tokens == 0) finish(*c, "length");
+  }
 }
 
 bool Scheduler::emit_token(Running& r) {
   const SequenceParams& p = r.seq->params();
-  std::optional<std::vector<float>> lp;
-  if (p.logprobs >= 0) lp = log_softmax(r.logits);  // the model's distribution, before processing
+  std::optional<std::vector<float>> lp;  // the model's distribution, before processing
+  if (p.logprobs >= 0 || p.score_choices) lp = log_softmax(r.logits);
   const TokenId next = r.sampler.sample(r.logits, r.history);
   r.history.push_back(next);
   ++r.generated;
   ++metrics_.generated_tokens_total;
+  const auto now = std::chrono::steady_clock::now();
+  if (r.generated == 1) metrics_.time_to_first_token.observe(seconds_since(r.seq->arrived, now));
+  else metrics_.time_per_output_token.observe(seconds_since(r.last_token, now));
+  r.last_token = now;
 
-  SequenceEvent event;
-  if (lp) {
-    event.tokens.push_back(token_logprob(*lp, next, p.logprobs));
-    event.tokens.back().text_offset = r.text_bytes;
+  if (p.score_choices) r.logprob_sum += (*lp)[static_cast<std::size_t>(next)];
+  TokenLogprob token;
+  if (p.logprobs >= 0) {
+    token = token_logprob(*lp, next, p.logprobs);
+    token.text_offset = r.text_bytes;
+    token.starts_text = !r.text_started;
   }
-  if (std::ranges::find(p.stop_ids, next) != p.stop_ids.end()) {
-    r.seq->push(std::move(event));
+  const bool eos = std::ranges::find(p.stop_ids, next) != p.stop_ids.end();
+  const std::string text = eos ? std::string() : r.streamer.push(next);  // an EOS adds no text
+  r.text_started = r.text_started || !text.empty();
+  r.text_bytes += text.size();
+  if (p.logprobs >= 0) r.pending.push_back({std::move(token), r.text_bytes});
+  if (eos) {
     finish(r, "stop");
     return false;
   }
-  const std::string text = r.streamer.push(next);
-  r.text_bytes += text.size();
+  SequenceEvent event;
+  event.index = r.index;
   event.text = r.stop.push(text);
-  r.seq->push(std::move(event));
+  r.returned_bytes += event.text.size();
+  r.release(event.tokens, false);
+  if (!event.text.empty() || !event.tokens.empty()) r.seq->push(std::move(event));
   if (r.stop.stopped()) {
     finish(r, "stop");
     return false;
@@ -294,11 +374,20 @@ bool Scheduler::emit_token(Running& r) {
 
 void Scheduler::finish(Running& r, const std::string& reason, const std::string& error) {
   SequenceEvent last = SequenceEvent::finished(reason, error);
-  if (reason != "error" && !r.stop.stopped()) last.text = r.stop.push(r.streamer.flush()) + r.stop.finish();
-  r.seq->completion_tokens = r.generated;
+  last.index = r.index;
+  if (reason != "error" && !r.stop.stopped()) {
+    last.text = r.stop.push(r.streamer.flush());
+    last.text += r.stop.finish();
+    r.returned_bytes += last.text.size();
+  }
+  if (reason != "error") r.release(last.tokens, true);
+  last.completion_tokens = r.generated;
+  last.logprob_sum = r.logprob_sum;
+  if (reason != "error") metrics_.e2e_request_latency.observe(seconds_since(r.seq->arrived));
   if (r.seq->params().keep_state && reason != "error") {
     r.seq->final_tokens.assign(r.history.begin(), r.history.begin() + static_cast<std::ptrdiff_t>(r.consumed));
     r.seq->final_state = std::move(r.state);
+    r.seq->final_logits = std::move(r.logits);
   }
   r.seq->push(std::move(last));
   r.done = true;

@@ -32,6 +32,7 @@ struct SchedulerOptions {
   std::size_t block = 64;                     // prefill chunk = cache granularity
   int threads = 0;  // OpenMP threads of the model's loops, 0 = the default (set on the scheduler thread:
                     // omp_set_num_threads applies to the thread that calls it)
+  PrefixCacheDir* cache_folder = nullptr;     // mirrors the prefix cache on disk (outlives the scheduler)
 };
 
 class Scheduler {

@@ -22,6 +22,7 @@ namespace supra::serve {
 struct SequenceParams {
   std::vector<TokenId> base_tokens;  // tokens already consumed by `base` (from a state_id)
   std::optional<State> base;         // start state; none = the empty state
+  std::vector<float> base_logits;    // the base's last logits (may be empty): scores an echoed first token
   std::vector<TokenId> prompt;       // tokens to consume after the base (at least one)
   int max_tokens = 16;
   SamplingParams sampling;
@@ -30,7 +31,21 @@ struct SequenceParams {
   int logprobs = -1;                 // -1: none; else how many alternatives per token
   bool echo = false;                 // report the prompt's tokens (and logprobs) too
   bool keep_state = false;           // hand back the final State (states API)
+  // Choices (n, or best_of): after one prefill the prompt's state is forked this many ways;
+  // choice i samples with choice_seed(sampling.seed, i). Events carry the choice's index.
+  int choices = 1;
+  bool score_choices = false;        // sum each choice's sampled-token logprobs (best_of)
 };
+
+// Choice 0 keeps the request's seed (n = 1 is unchanged); choice i > 0 draws with
+// SplitMix64(seed + i), so each choice is reproducible alone or under load.
+inline std::uint64_t choice_seed(std::uint64_t seed, int index) {
+  if (index == 0) return seed;
+  std::uint64_t z = seed + static_cast<std::uint64_t>(index) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
 
 // One token of the OpenAI legacy logprobs block. `logprob` is empty for the first token of an
 // echoed prompt (nothing predicts it).
@@ -39,15 +54,19 @@ struct TokenLogprob {
   std::size_t text_offset = 0;  // byte offset of the token's text in the returned text
   std::optional<float> logprob;
   std::vector<std::pair<TokenId, float>> top;  // best first
+  bool starts_text = false;     // no text before it in the sequence (token_text.h names it)
 };
 
 struct SequenceEvent {
   std::string text;                   // text that became final with this event
   std::vector<TokenLogprob> tokens;   // when logprobs were asked: the tokens behind `text`
   bool echo = false;                  // this event carries the echoed prompt
+  int index = 0;                      // the choice (SequenceParams::choices)
   bool done = false;
   std::string finish_reason;          // on done: "stop" | "length" | "error"
   std::string error;                  // on done with "error"
+  int completion_tokens = 0;          // on done: tokens this choice generated
+  double logprob_sum = 0;             // on done, when score_choices: their summed logprobs
 
   static SequenceEvent finished(std::string reason, std::string error = {}) {
     SequenceEvent e;
@@ -63,6 +82,8 @@ class Sequence {
   explicit Sequence(SequenceParams params) : params_(std::move(params)) {}
 
   const SequenceParams& params() const { return params_; }
+  // When the request made it: the start of its queue time and time to first token (metrics).
+  const std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
 
   // Scheduler side.
   void push(SequenceEvent event) {
@@ -75,9 +96,9 @@ class Sequence {
   bool cancelled() const { return cancelled_.load(); }
   // Filled before the final event is pushed; read by the handler after it sees `done`.
   int prompt_tokens = 0;
-  int completion_tokens = 0;
   std::vector<TokenId> final_tokens;  // base + prompt + generated, when keep_state
   State final_state;                  // when keep_state
+  std::vector<float> final_logits;    // when keep_state: the logits after final_tokens
 
   // Handler side: waits up to `timeout` for events and moves them out (empty on timeout).
   std::vector<SequenceEvent> take(std::chrono::milliseconds timeout) {

@@ -7,29 +7,49 @@
 
 #include "serve/api_error.h"
 #include "serve/context.h"
+#include "serve/cors.h"
 #include "serve/guarded_http_server.h"
+#include "serve/http_methods.h"
+#include "serve/page_routes.h"
 #include "serve/responses.h"
 #include "supra/error.h"
 #include "supra/generate.h"
 
 namespace supra::serve {
+namespace {
+
+// "models/stories260K/" -> "stories260K" (a trailing slash leaves filename() empty).
+std::string folder_name_of(const std::filesystem::path& folder) {
+  std::filesystem::path p = std::filesystem::absolute(folder).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return p.filename().string();
+}
+
+}  // namespace
 
 ServeContext::ServeContext(const std::filesystem::path& folder, const ServerOptions& opts)
     : options(opts),
       limits{opts.max_body_bytes, opts.max_prompt_tokens, opts.max_tokens, 16},
       chat_template(find_chat_template(opts.chat_template)),
-      model_name(opts.model_name.empty() ? std::filesystem::absolute(folder).lexically_normal().filename().string()
-                                         : opts.model_name),
+      model_name(opts.model_name.empty() ? folder_name_of(folder) : opts.model_name),
+      folder_name(folder_name_of(folder)),
       model(Model::load(folder)),
       tokenizer(Tokenizer::load_folder(folder)),
       stop_ids(load_generation_defaults(folder).stop_ids),
       shape(measure_state_shape(model)),
       fingerprint(model_fingerprint(model.config())),
-      states(opts.max_states, opts.state_cache_bytes) {
+      states(StateStoreOptions{opts.state_memory_bytes, opts.state_disk_bytes,
+                               opts.state_dir.empty() ? std::nullopt : std::optional<std::filesystem::path>(opts.state_dir),
+                               opts.state_ttl_seconds},
+             StateModel{fingerprint, shape, tokenizer.vocab_size()}) {
   if (model_name.empty()) model_name = "supra";
   if (stop_ids.empty()) stop_ids = tokenizer.eos_ids();
+  if (!opts.prefix_cache_dir.empty())
+    prefix_cache_dir = std::make_unique<PrefixCacheDir>(opts.prefix_cache_dir, StateModel{fingerprint, shape, tokenizer.vocab_size()},
+                                                        opts.prefix_cache_bytes);
   scheduler = std::make_unique<Scheduler>(model, tokenizer, metrics,
-                                          SchedulerOptions{opts.parallel, opts.queue_capacity, opts.state_cache_bytes, 64, opts.threads});
+                                          SchedulerOptions{opts.parallel, opts.queue_capacity, opts.prefix_cache_bytes, 64,
+                                                           opts.threads, prefix_cache_dir.get()});
 }
 
 void send_json(httplib::Response& res, const std::string& json_text, int status) {
@@ -97,8 +117,9 @@ Server::Server(const std::filesystem::path& model_folder, const ServerOptions& o
     : impl_(std::make_unique<Impl>(model_folder, options)) {
   ServeContext& ctx = impl_->ctx;
   httplib::Server& http = impl_->http;
-  http.set_pre_routing_handler([&ctx](const httplib::Request& req, httplib::Response& res) {
-    if (!ctx.options.api_key.empty() && req.path != "/health") {
+  http.set_pre_routing_handler([&ctx, cors = Cors(options.cors_origins)](const httplib::Request& req, httplib::Response& res) {
+    if (cors.handle(req, res)) return httplib::Server::HandlerResponse::Handled;  // a preflight
+    if (!ctx.options.api_key.empty() && req.path != "/health" && !is_page_path(req.path)) {
       const std::string auth = req.get_header_value("Authorization");
       const std::string prefix = "Bearer ";
       if (auth.rfind(prefix, 0) != 0 || !key_matches(auth.substr(prefix.size()), ctx.options.api_key)) {
@@ -114,6 +135,14 @@ Server::Server(const std::filesystem::path& model_folder, const ServerOptions& o
       send_json(res, ApiError(415, "compressed request bodies (Content-Encoding) are not accepted", "",
                               "unsupported_media_type").body(),
                 415);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // A request no route takes is answered before its body is read (httplib would read a body
+    // without a declared length until the connection closes): 404, or 405 for a known path.
+    if (const std::string allowed = allowed_methods(req.path); allowed.empty() || !method_allowed(allowed, req.method)) {
+      const int status = allowed.empty() ? 404 : 405;
+      if (status == 405) res.set_header("Allow", allowed);
+      send_json(res, ApiError(status, default_error_message(status), "", "http_" + std::to_string(status)).body(), status);
       return httplib::Server::HandlerResponse::Handled;
     }
     // The import route takes state files, the rest JSON. A declared length over the cap is
@@ -141,12 +170,11 @@ Server::Server(const std::filesystem::path& model_folder, const ServerOptions& o
   http.Get("/metrics", [&ctx](const httplib::Request&, httplib::Response& res) {
     res.set_content(ctx.metrics.prometheus(), "text/plain; version=0.0.4");
   });
-  http.Get("/v1/models", [&ctx](const httplib::Request&, httplib::Response& res) {
-    const nlohmann::json model = {{"id", ctx.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "supra"}};
-    send_json(res, dump({{"object", "list"}, {"data", nlohmann::json::array({model})}}));
-  });
+  add_model_routes(http, ctx);
+  add_token_routes(http, ctx);
   add_completion_routes(http, ctx);
   add_state_routes(http, ctx);
+  add_page_routes(http);
 }
 
 Server::~Server() { stop(); }
@@ -159,7 +187,7 @@ int Server::bind() {
 
 void Server::listen() {
   if (impl_->port <= 0) bind();
-  impl_->http.listen_after_bind();
+  impl_->http.serve();
 }
 
 // The scheduler goes first: HTTP's stop waits for its handlers, and a handler may be waiting

@@ -2,9 +2,11 @@
 // folder, runs the scheduler thread, and answers HTTP on a pool of handler threads.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "serve/connection_limits.h"
 
@@ -15,10 +17,15 @@ struct ServerOptions {
   int port = 8080;                 // 0 = any free port (see Server::bind)
   std::string api_key;             // empty = no authentication
   std::string model_name;          // reported by /v1/models; default: the folder name
+  std::vector<std::string> cors_origins;  // --cors-origin: browser origins allowed ("*": any); none = no CORS
   int parallel = 4;                // sequences decoded together
   int queue_capacity = 64;         // sequences waiting before 503
-  std::size_t state_cache_bytes = 64u << 20;
-  std::size_t max_states = 256;                     // named states of the states API
+  std::size_t prefix_cache_bytes = 64u << 20;       // prefix state cache (LRU)
+  std::string prefix_cache_dir;                     // empty: the prefix cache lives in memory only
+  std::size_t state_memory_bytes = 64u << 20;       // stored states held in memory
+  std::size_t state_disk_bytes = 1u << 30;          // stored state files, with state_dir
+  std::string state_dir;                            // empty: stored states live in memory only
+  std::int64_t state_ttl_seconds = 0;               // 0: stored states never expire
   std::size_t max_state_import_bytes = 256u << 20;  // body limit of POST /v1/states/import
   int max_concurrent_imports = 2;                   // imports read at once (beyond: 503)
   std::size_t max_body_bytes = 1u << 20;            // body limit of every other endpoint

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "serve/prefix_cache_dir.h"
+
 namespace supra::serve {
 namespace {
 
@@ -22,6 +24,14 @@ std::uint64_t fnv_extend(std::uint64_t h, std::span<const TokenId> tokens) {
 }  // namespace
 
 std::uint64_t hash_tokens(std::span<const TokenId> tokens) { return fnv_extend(kFnvOffset, tokens); }
+
+StateCache::StateCache(std::size_t budget_bytes, std::size_t block, PrefixCacheDir* folder)
+    : budget_(budget_bytes), block_(block), folder_(folder) {
+  if (!folder_) return;
+  // Oldest first, so the newest ends up most recently used.
+  for (const StoredState& s : folder_->load(budget_))
+    if (!s.tokens.empty() && s.tokens.size() % block_ == 0) add(s.tokens, s.state, false);
+}
 
 StateCache::List::iterator StateCache::find(std::uint64_t hash, std::span<const TokenId> prefix) {
   auto [first, last] = index_.equal_range(hash);
@@ -49,7 +59,9 @@ std::optional<StateCache::Hit> StateCache::lookup(std::span<const TokenId> token
   return std::nullopt;
 }
 
-void StateCache::insert(std::span<const TokenId> prefix, const State& state) {
+void StateCache::insert(std::span<const TokenId> prefix, const State& state) { add(prefix, state, true); }
+
+void StateCache::add(std::span<const TokenId> prefix, const State& state, bool save) {
   const std::uint64_t h = hash_tokens(prefix);
   if (auto it = find(h, prefix); it != lru_.end()) {
     lru_.splice(lru_.begin(), lru_, it);
@@ -61,6 +73,7 @@ void StateCache::insert(std::span<const TokenId> prefix, const State& state) {
   lru_.push_front(Entry{std::vector<TokenId>(prefix.begin(), prefix.end()), state, size, h});
   index_.emplace(h, lru_.begin());
   bytes_ += size;
+  if (save && folder_) folder_->save(prefix, state);
 }
 
 void StateCache::evict_until(std::size_t budget) {
@@ -73,6 +86,7 @@ void StateCache::evict_until(std::size_t budget) {
         break;
       }
     bytes_ -= last->bytes;
+    if (folder_) folder_->remove(last->tokens);
     lru_.pop_back();
   }
 }

@@ -3,6 +3,8 @@
 // prefilling it again. States are stored after every `block` tokens (the model's attention
 // block, so cached and uncached prefills split the prompt identically and give bit-identical
 // states). Least recently used entries go first when the byte budget is exceeded.
+// With a PrefixCacheDir (--prefix-cache-dir) every entry is mirrored as a file there: inserts
+// save it, evictions remove it, and a new cache starts with the files' entries.
 // Owned by the scheduler thread: not thread-safe.
 #pragma once
 #include <cstddef>
@@ -18,9 +20,12 @@
 
 namespace supra::serve {
 
+class PrefixCacheDir;
+
 class StateCache {
  public:
-  StateCache(std::size_t budget_bytes, std::size_t block) : budget_(budget_bytes), block_(block) {}
+  // `folder` (may be null) outlives the cache; its entries are loaded here.
+  StateCache(std::size_t budget_bytes, std::size_t block, PrefixCacheDir* folder = nullptr);
 
   struct Hit {
     std::size_t length = 0;  // tokens of the prompt the state has consumed
@@ -46,10 +51,12 @@ class StateCache {
   using List = std::list<Entry>;
 
   List::iterator find(std::uint64_t hash, std::span<const TokenId> prefix);
+  void add(std::span<const TokenId> prefix, const State& state, bool save);
   void evict_until(std::size_t budget);
 
   std::size_t budget_;
   std::size_t block_;
+  PrefixCacheDir* folder_;
   std::size_t bytes_ = 0;
   List lru_;  // most recently used first
   std::unordered_multimap<std::uint64_t, List::iterator> index_;

@@ -13,7 +13,9 @@ namespace {
 static_assert(std::endian::native == std::endian::little, "the state format is little-endian");
 
 constexpr char kMagic[8] = {'S', 'U', 'P', 'R', 'A', 'S', 'T', 'A'};
-constexpr std::uint32_t kVersion = 1;
+// Version 2 added the last logits (what the state predicts next) after the floats; version 1
+// files (without them) are still read.
+constexpr std::uint32_t kVersion = 2;
 constexpr std::size_t kHeaderBytes = 40;
 constexpr std::size_t kLayerEntryBytes = 24;
 
@@ -60,6 +62,7 @@ void require_finite(const std::vector<float>& v, std::uint32_t layer, const char
 StateShape measure_state_shape(const Model& model) {
   StateShape shape;
   shape.attention = model.config().attention;
+  shape.logits = static_cast<std::size_t>(model.config().vocab_size);
   State s = model.new_state();
   shape.layers = s.layers.size();
   if (!s.layers.empty()) shape.matrix = s.layers[0].matrix.size();
@@ -115,15 +118,26 @@ std::string export_state(const StoredState& s, std::uint64_t fingerprint, const 
     put_floats(out, l.keys);
     put_floats(out, l.values);
   }
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(s.logits.size()));
+  put_floats(out, s.logits);
   put<std::uint32_t>(out, crc32(out));
   return out;
+}
+
+bool from_another_model(std::string_view bytes, std::uint64_t fingerprint, const StateShape& shape) {
+  if (bytes.size() < kHeaderBytes + 4 || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return false;
+  const std::uint32_t version = get<std::uint32_t>(bytes, 8);
+  if (version != 1 && version != kVersion) return false;
+  if (crc32(bytes.substr(0, bytes.size() - 4)) != get<std::uint32_t>(bytes, bytes.size() - 4)) return false;
+  return get<std::uint32_t>(bytes, 12) != (shape.attention == AttentionKind::Linear ? 0u : 1u) ||
+         get<std::uint64_t>(bytes, 16) != fingerprint;
 }
 
 StoredState import_state(std::string_view bytes, std::uint64_t fingerprint, const StateShape& shape, int vocab_size) {
   if (bytes.size() < kHeaderBytes + 4) throw invalid("shorter than the header");
   if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) throw invalid("bad magic (not a supra state)");
-  if (get<std::uint32_t>(bytes, 8) != kVersion)
-    throw invalid("unsupported version " + std::to_string(get<std::uint32_t>(bytes, 8)));
+  const std::uint32_t version = get<std::uint32_t>(bytes, 8);
+  if (version != 1 && version != kVersion) throw invalid("unsupported version " + std::to_string(version));
   // The checksum comes before any size is trusted: a flipped bit anywhere is reported as such.
   const std::string_view covered = bytes.substr(0, bytes.size() - 4);
   if (crc32(covered) != get<std::uint32_t>(bytes, bytes.size() - 4)) throw invalid("checksum mismatch");
@@ -153,7 +167,16 @@ StoredState import_state(std::string_view bytes, std::uint64_t fingerprint, cons
     if (!ok) throw invalid("layer " + std::to_string(i) + " sizes do not match the model");
     floats += m + k + v;
   }
-  const std::size_t expected = table_end + n_tokens * sizeof(TokenId) + floats * sizeof(float) + 4;
+  // Version 2: a u32 logit count (0, or one per vocabulary entry), then the logits.
+  const std::size_t logits_at = table_end + n_tokens * sizeof(TokenId) + floats * sizeof(float);
+  std::size_t n_logits = 0;
+  if (version >= 2) {
+    if (logits_at + 4 + 4 > bytes.size()) throw invalid("body shorter than its layer table and logit count");
+    n_logits = get<std::uint32_t>(bytes, logits_at);
+    if (n_logits != 0 && n_logits != shape.logits)
+      throw invalid("logit count " + std::to_string(n_logits) + ", the model has " + std::to_string(shape.logits));
+  }
+  const std::size_t expected = logits_at + (version >= 2 ? 4 + n_logits * sizeof(float) : 0) + 4;
   if (expected != bytes.size())
     throw invalid("body is " + std::to_string(bytes.size()) + " bytes, header describes " + std::to_string(expected));
 
@@ -176,6 +199,12 @@ StoredState import_state(std::string_view bytes, std::uint64_t fingerprint, cons
     require_finite(l.matrix, i, "matrix");
     require_finite(l.keys, i, "keys");
     require_finite(l.values, i, "values");
+  }
+  if (version >= 2) {
+    offset += 4;
+    s.logits = get_floats(bytes, offset, n_logits);
+    for (float x : s.logits)
+      if (!std::isfinite(x)) throw invalid("the logits hold a non-finite value");
   }
   return s;
 }

@@ -20,6 +20,7 @@ struct StateShape {
   std::size_t matrix = 0;       // SUPRA: H·dqk·dv
   std::size_t key_width = 0;    // softmax: floats per token
   std::size_t value_width = 0;  // softmax: floats per token
+  std::size_t logits = 0;       // the model's vocabulary: floats of a state's last logits
 };
 StateShape measure_state_shape(const Model& model);
 
@@ -32,9 +33,15 @@ std::uint32_t crc32(std::string_view bytes);  // IEEE 802.3 (zlib's crc32)
 struct StoredState {
   State state;
   std::vector<TokenId> tokens;  // every token the state has consumed (the repetition-penalty history)
+  // The raw logits after the last token (what the state predicts next; empty when unknown, e.g.
+  // a version 1 file): echo + logprobs on a continuation scores its first token with them.
+  std::vector<float> logits;
 };
 
 std::string export_state(const StoredState& s, std::uint64_t fingerprint, const StateShape& shape);
+// True when `bytes` is an intact state file (magic, version, checksum) written for a model of
+// another attention kind or architecture: a mistake of the operator, not a damaged file.
+bool from_another_model(std::string_view bytes, std::uint64_t fingerprint, const StateShape& shape);
 // Throws ApiError (400, code "invalid_state") naming the first check that fails.
 StoredState import_state(std::string_view bytes, std::uint64_t fingerprint, const StateShape& shape, int vocab_size);
 

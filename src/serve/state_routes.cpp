@@ -2,6 +2,8 @@
 // fork, delete, and move states between servers as binary files (docs/STATE_FORMAT.md).
 #include "serve/api_error.h"
 #include "serve/context.h"
+#include "serve/conversation_state.h"
+#include "serve/continuation.h"
 #include "serve/request_body.h"
 #include "serve/responses.h"
 
@@ -10,13 +12,17 @@ namespace {
 
 using nlohmann::json;
 
-json info_json(const StateInfo& i) {
-  return {{"id", i.id}, {"object", "state"}, {"tokens", i.tokens}, {"position", i.position}, {"bytes", i.bytes}};
+json info_json(const ServeContext& ctx, const StateInfo& i) {
+  return {{"id", i.id},          {"object", "state"},   {"tokens", i.tokens},
+          {"position", i.position}, {"bytes", i.bytes}, {"created", i.created},
+          {"expires_at", i.expires_at ? json(*i.expires_at) : json(nullptr)}, {"model", ctx.model_name}};
 }
+
+ApiError not_found(const std::string& id) { return ApiError(404, "no state with id '" + id + "'", "state_id", "state_not_found"); }
 
 StoredState stored(ServeContext& ctx, const std::string& id) {
   auto s = ctx.states.get(id);
-  if (!s) throw ApiError(404, "no state with id '" + id + "'", "state_id", "state_not_found");
+  if (!s) throw not_found(id);
   return std::move(*s);
 }
 
@@ -28,8 +34,10 @@ StateInfo create(ServeContext& ctx, const StateRequest& r) {
   p.keep_state = true;
   if (r.state_id) {
     StoredState base = stored(ctx, *r.state_id);
+    if (r.text) p.prompt = continuation_prompt(ctx.tokenizer, base.tokens, *r.text, "prompt", ctx.limits.max_prompt_tokens);
     p.base = std::move(base.state);
     p.base_tokens = std::move(base.tokens);
+    p.base_logits = std::move(base.logits);
   }
   auto seq = submit_all(ctx, {std::move(p)}).front();
   for (bool done = false; !done;)
@@ -38,7 +46,7 @@ StateInfo create(ServeContext& ctx, const StateRequest& r) {
       if (e.finish_reason == "error") throw ApiError(500, e.error, "", "generation_failed", "server_error");
       done = true;
     }
-  return ctx.states.add({std::move(seq->final_state), std::move(seq->final_tokens)});
+  return ctx.states.add({std::move(seq->final_state), std::move(seq->final_tokens), std::move(seq->final_logits)});
 }
 
 // A place among the state imports running at once, or a 503: each may hold up to
@@ -67,15 +75,18 @@ void add_state_routes(httplib::Server& server, ServeContext& ctx) {
   server.Post("/v1/states", [&ctx](const httplib::Request& req, httplib::Response& res, const Reader& reader) {
     answer(res, [&] {
       const std::string body = read_body(req, reader, ctx.limits.max_body_bytes);
-      const StateRequest r = parse_state_request(parse_body(body), ctx.tokenizer, ctx.limits);
-      send_json(res, dump(info_json(create(ctx, r))));
+      const json request = parse_body(body);
+      const StateRequest r = request.contains("messages") && !request["messages"].is_null()
+                                 ? parse_conversation_state(request, ctx.tokenizer, ctx.limits, ctx.chat_template)
+                                 : parse_state_request(request, ctx.tokenizer, ctx.limits);
+      send_json(res, dump(info_json(ctx, create(ctx, r))));
     });
   });
   server.Get("/v1/states", [&ctx](const httplib::Request&, httplib::Response& res) {
     answer(res, [&] {
       json data = json::array();
-      for (const auto& i : ctx.states.list()) data.push_back(info_json(i));
-      send_json(res, dump({{"object", "list"}, {"data", data}}));
+      for (const auto& i : ctx.states.list()) data.push_back(info_json(ctx, i));
+      send_json(res, dump(json{{"object", "list"}, {"data", data}}));
     });
   });
   server.Post(R"(/v1/states/import)", [&ctx](const httplib::Request& req, httplib::Response& res, const Reader& reader) {
@@ -83,21 +94,29 @@ void add_state_routes(httplib::Server& server, ServeContext& ctx) {
       const ImportSlot slot(ctx.imports_running, ctx.options.max_concurrent_imports);
       const std::string body = read_body(req, reader, ctx.options.max_state_import_bytes);
       StoredState s = import_state(body, ctx.fingerprint, ctx.shape, ctx.tokenizer.vocab_size());
-      send_json(res, dump(info_json(ctx.states.add(std::move(s)))));
+      send_json(res, dump(info_json(ctx, ctx.states.add(std::move(s)))));
     });
   });
   server.Post(R"(/v1/states/([A-Za-z0-9_-]+)/fork)",
               [&ctx](const httplib::Request& req, httplib::Response& res, const Reader& reader) {
                 answer(res, [&] {
                   read_body(req, reader, ctx.limits.max_body_bytes);
-                  send_json(res, dump(info_json(ctx.states.add(stored(ctx, req.matches[1])))));
+                  send_json(res, dump(info_json(ctx, ctx.states.add(stored(ctx, req.matches[1])))));
                 });
               });
   server.Delete(R"(/v1/states/([A-Za-z0-9_-]+))", [&ctx](const httplib::Request& req, httplib::Response& res) {
     answer(res, [&] {
       const std::string id = req.matches[1];
-      if (!ctx.states.erase(id)) throw ApiError(404, "no state with id '" + id + "'", "state_id", "state_not_found");
-      send_json(res, dump({{"id", id}, {"object", "state"}, {"deleted", true}}));
+      if (!ctx.states.erase(id)) throw not_found(id);
+      send_json(res, dump(json{{"id", id}, {"object", "state"}, {"deleted", true}}));
+    });
+  });
+  server.Get(R"(/v1/states/([A-Za-z0-9_-]+))", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    answer(res, [&] {
+      const std::string id = req.matches[1];
+      const auto info = ctx.states.info(id);
+      if (!info) throw not_found(id);
+      send_json(res, dump(info_json(ctx, *info)));
     });
   });
   server.Get(R"(/v1/states/([A-Za-z0-9_-]+)/export)", [&ctx](const httplib::Request& req, httplib::Response& res) {

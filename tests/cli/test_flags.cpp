@@ -23,6 +23,13 @@ TEST(CliFlags, BadNumbersAreFlagErrors) {
   expect_flag_error(run_cli("serve --port 99999"), "99999");
 }
 
+TEST(CliFlags, CorsOriginsAreStarOrSchemeAndHost) {
+  // An origin is sent back in a header: anything but * or scheme://host[:port] is refused.
+  expect_flag_error(run_cli("serve --cors-origin example.com"), "example.com");
+  expect_flag_error(run_cli("serve --cors-origin http://a.example/path"), "http://a.example/path");
+  expect_flag_error(run_cli("serve --cors-origin 'http://a.example x'"), "--cors-origin");
+}
+
 TEST(CliFlags, SeedMustBeANumberOrMinusOne) {
   expect_flag_error(run_cli("generate -p hi --seed -2"), "--seed");
   expect_flag_error(run_cli("generate -p hi --seed abc"), "--seed");

@@ -334,5 +334,85 @@ TEST(Sampler, RejectsLogitsWithoutProbabilityMass) {
   EXPECT_THROW(sampler.sample(empty, {}), Error);
 }
 
+// OpenAI: logit[j] -= count[j] * frequency + (count[j] > 0) * presence; a zero count is untouched.
+TEST(FrequencyPresence, SubtractsCountTimesFrequencyPlusPresence) {
+  std::vector<float> scores{1.0f, 1.0f, 1.0f, 1.0f};
+  const std::vector<std::pair<TokenId, int>> counts{{0, 3}, {2, 1}, {3, 0}};
+  apply_frequency_presence(scores, counts, 0.5f, -0.25f);
+  EXPECT_EQ(scores, (std::vector<float>{1.0f - 1.5f + 0.25f, 1.0f, 1.0f - 0.5f + 0.25f, 1.0f}));
+  const std::vector<std::pair<TokenId, int>> outside{{4, 1}};
+  EXPECT_THROW(apply_frequency_presence(scores, outside, 1.0f, 0.0f), Error);
+}
+
+TEST(LogitBias, AddsTheBiasAndChecksIds) {
+  std::vector<float> scores{0.0f, 2.0f, -1.0f};
+  const std::vector<std::pair<TokenId, float>> bias{{0, 100.0f}, {2, -0.5f}};
+  apply_logit_bias(scores, bias);
+  EXPECT_EQ(scores, (std::vector<float>{100.0f, 2.0f, -1.5f}));
+  const std::vector<std::pair<TokenId, float>> outside{{3, 1.0f}};
+  EXPECT_THROW(apply_logit_bias(scores, outside), Error);
+}
+
+// The penalties count the tokens the Sampler itself drew (the generated ones), not the history
+// it is given: a greedy sampler with a strong presence penalty never repeats a token, whatever
+// the (empty) history says.
+TEST(Sampler, PresencePenaltyCountsDrawnTokens) {
+  SamplingParams p;
+  p.temperature = 0.0f;
+  p.presence_penalty = 2.0f;
+  Sampler sampler(p);
+  const std::vector<float> logits{3.0f, 2.5f, 2.0f, -5.0f};
+  std::vector<TokenId> got;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<float> scores = logits;
+    got.push_back(sampler.sample(scores, std::vector<TokenId>{0, 0, 0}));
+  }
+  // 0 first; then 0 is at 1.0 < 2.5: 1; then 1 is at 0.5, 0 at 1.0, 2 at 2.0: 2.
+  EXPECT_EQ(got, (std::vector<TokenId>{0, 1, 2}));
+  p.presence_penalty = 0.0f;
+  p.frequency_penalty = 0.4f;  // 3 - 0.4 k stays above 2.5 for k = 1 only: 0, 0, then 1
+  Sampler freq(p);
+  got.clear();
+  for (int i = 0; i < 3; ++i) {
+    std::vector<float> scores = logits;
+    got.push_back(freq.sample(scores, {}));
+  }
+  EXPECT_EQ(got, (std::vector<TokenId>{0, 0, 1}));
+}
+
+// The additive adjustments come after the HF repetition penalty and before greedy's argmax and
+// the warpers: penalty 2 halves 4 to 2, then the bias +1.5 lifts it to 3.5 over 3.
+TEST(Sampler, LogitBiasAfterRepetitionPenaltyBeforeGreedyAndWarpers) {
+  SamplingParams p;
+  p.temperature = 0.0f;
+  p.repetition_penalty = 2.0f;
+  p.logit_bias = {{0, 1.5f}};
+  Sampler greedy(p);
+  std::vector<float> scores{4.0f, 3.0f, 1.0f};
+  EXPECT_EQ(greedy.sample(scores, std::vector<TokenId>{0}), 0);
+  EXPECT_EQ(scores, (std::vector<float>{3.5f, 3.0f, 1.0f}));
+  // -100 takes a token out of a sampled distribution; top-k 1 then sees the biased scores.
+  SamplingParams s = plain_sampling(5);
+  s.top_k = 1;
+  s.logit_bias = {{1, -100.0f}};
+  Sampler sampler(s);
+  const std::vector<double> freq = frequencies(sampler, {0.0f, 9.0f, 1.0f}, 200);
+  EXPECT_EQ(freq[2], 1.0);
+}
+
+TEST(Validate, RejectsNonFinitePenaltiesAndBiases) {
+  SamplingParams f;
+  f.frequency_penalty = kNaN;
+  expect_rejected(f, "--frequency-penalty");
+  SamplingParams pr;
+  pr.presence_penalty = kInf;
+  expect_rejected(pr, "--presence-penalty");
+  SamplingParams b;
+  b.logit_bias = {{1, kNaN}};
+  expect_rejected(b, "--logit-bias");
+  b.logit_bias = {{-1, 1.0f}};
+  expect_rejected(b, "--logit-bias");
+}
+
 }  // namespace
 }  // namespace supra

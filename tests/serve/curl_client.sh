@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # curl against the built `supra serve` on a free port of 127.0.0.1 with the shipped model:
 # completions (plain, streamed, logprobs with echo), chat (plain, streamed), models, health,
-# a malformed request, a body over 8 KiB sent as curl's default form type, and a second server
+# a malformed request, a body over 8 KiB sent as curl's default form type, a model by id, a 405,
+# a CORS preflight, /tokenize and /detokenize, a continued state, and a second server
 # on the same port (refused: one `error:` line, exit status 1). Usage: curl_client.sh SUPRA_BINARY
 set -euo pipefail
 supra=$1
 log=$(mktemp)
-"$supra" serve --port 0 2>"$log" &
+"$supra" serve --port 0 --cors-origin http://app.example 2>"$log" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 200); do
@@ -50,6 +51,23 @@ big=$(jq -cn --arg p "$(printf 'Once upon a time %.0s' $(seq 540))" '{prompt: $p
 code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -d "$big" "$base/v1/completions")
 [ "$code" = 200 ] || fail "a 9 KB body without a JSON Content-Type gave $code"
 
+# Routes: a model by id, 405 with Allow, a CORS preflight, /tokenize and /detokenize, a state
+# continued with "," reading as the joined text.
+model=$(curl -sS --max-time 5 "$base/v1/models" | jq -r '.data[0].id')
+[ "$(curl -sS --max-time 5 "$base/v1/models/$model" | jq -r .object)" = model ] || fail "model $model"
+h=$(curl -sS -o /dev/null -D - --max-time 5 "$base/v1/completions")
+grep -q '^HTTP/1.1 405' <<<"$h" && grep -qi '^Allow: POST' <<<"$h" || fail "GET /v1/completions: $h"
+h=$(curl -sS -o /dev/null -D - --max-time 5 -X OPTIONS -H 'Origin: http://app.example' \
+  -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: authorization' "$base/v1/completions")
+grep -q '^HTTP/1.1 204' <<<"$h" && grep -qi '^Access-Control-Allow-Origin: http://app.example' <<<"$h" ||
+  fail "preflight: $h"
+t=$(post /tokenize '{"content": "Once upon a time,"}')
+[ "$(post /detokenize "$t" | jq -r .content)" = "Once upon a time," ] || fail "tokenize round trip: $t"
+id=$(post /v1/states '{"prompt": "Once upon a time"}' | jq -r .id)
+[ "$(post /v1/states "{\"state_id\": \"$id\", \"prompt\": \",\"}" | jq -r .tokens)" = \
+  "$(post /tokenize '{"content": "Once upon a time,", "add_special": true}' | jq '.tokens | length')" ] ||
+  fail "a state continued with ',' is not the joined text"
+
 # A second server on the port in use fails at once instead of sharing it.
 set +e
 second=$("$supra" serve --port "$port" 2>&1 >/dev/null)
@@ -57,4 +75,4 @@ status=$?
 set -e
 [ "$status" = 1 ] || fail "second server on port $port exited with $status: $second"
 [ "$(wc -l <<<"$second")" = 1 ] && grep -q '^error: .*address in use' <<<"$second" || fail "second server said: $second"
-echo "curl client: 10 checks passed"
+echo "curl client: 15 checks passed"

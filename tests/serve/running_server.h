@@ -68,8 +68,10 @@ inline int connect_to(int port) {
 // returns the socket (once its first token arrived, when `wait_first`: it is then decoding, and
 // stays so until the socket is closed, which is the disconnect), or -1.
 inline int start_endless_stream(int port, const std::string& prompt, bool wait_first = true) {
-  const std::string body = nlohmann::json{{"prompt", prompt}, {"max_tokens", 1 << 24}, {"temperature", 0},
-                                          {"stream", true}}.dump();
+  // EOS (id 2 in the shipped and Mistral tokenizers) is banned: a greedy text may end by itself.
+  const std::string body = nlohmann::json{{"prompt", prompt},  {"max_tokens", 1 << 24},
+                                          {"temperature", 0},  {"stream", true},
+                                          {"logit_bias", {{"2", -100}}}}.dump();
   const int fd = connect_to(port);
   const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;

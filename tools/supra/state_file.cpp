@@ -23,7 +23,7 @@ serve::StoredState StateFile::read(const std::filesystem::path& path, const std:
 }
 
 void StateFile::write(const std::filesystem::path& path, const State& state, const std::vector<TokenId>& tokens) const {
-  const std::string bytes = serve::export_state(serve::StoredState{state, tokens}, fingerprint_, shape_);
+  const std::string bytes = serve::export_state(serve::StoredState{state, tokens, {}}, fingerprint_, shape_);
   write_file_atomically(path, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
 }
 
