@@ -40,7 +40,6 @@ struct ServeContext {
   std::uint64_t fingerprint = 0;
   Metrics metrics;
   StateStore states;
-  std::atomic<int> imports_running{0};   // POST /v1/states/import bodies being read or checked
   std::unique_ptr<PrefixCacheDir> prefix_cache_dir;  // --prefix-cache-dir, or null; outlives the scheduler
   std::unique_ptr<Scheduler> scheduler;  // last: its thread uses everything above
 };

@@ -49,6 +49,7 @@ std::string Metrics::prometheus() const {
   emit(o, "supra_active_sequences", "gauge", "sequences being prefilled or decoded", active_sequences);
   emit(o, "supra_cache_bytes", "gauge", "bytes held by the prefix state cache", cache_bytes);
   emit(o, "supra_cache_entries", "gauge", "prefix states held by the cache", cache_entries);
+  emit(o, "supra_state_imports_running", "gauge", "state imports being read or checked", state_imports_running);
   emit(o, "supra_tokens_per_second", "gauge", "generated tokens per second, recent", tokens_per_second);
   time_to_first_token.render(o, "supra_time_to_first_token_seconds",
                              "from a request's arrival to its first generated token");

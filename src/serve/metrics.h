@@ -30,6 +30,7 @@ struct Metrics {
   std::atomic<std::int64_t> active_sequences{0};
   std::atomic<std::int64_t> cache_bytes{0};
   std::atomic<std::int64_t> cache_entries{0};
+  std::atomic<std::int64_t> state_imports_running{0};  // POST /v1/states/import bodies being read or checked
   std::atomic<double> tokens_per_second{0};              // generated tokens/s over the last second or so
 
   // Latencies (seconds) of sequences, as vLLM names them (vllm:x -> supra_x), observed by the

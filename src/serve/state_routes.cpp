@@ -53,7 +53,7 @@ StateInfo create(ServeContext& ctx, const StateRequest& r) {
 // max_state_import_bytes while it is read, so their number bounds that memory.
 class ImportSlot {
  public:
-  ImportSlot(std::atomic<int>& running, int max) : running_(running) {
+  ImportSlot(std::atomic<std::int64_t>& running, int max) : running_(running) {
     if (++running_ > max) {
       --running_;
       throw ApiError(503, "too many state imports at once; retry later", "", "server_busy", "server_error");
@@ -64,7 +64,7 @@ class ImportSlot {
   ImportSlot& operator=(const ImportSlot&) = delete;
 
  private:
-  std::atomic<int>& running_;
+  std::atomic<std::int64_t>& running_;
 };
 
 }  // namespace
@@ -91,7 +91,7 @@ void add_state_routes(httplib::Server& server, ServeContext& ctx) {
   });
   server.Post(R"(/v1/states/import)", [&ctx](const httplib::Request& req, httplib::Response& res, const Reader& reader) {
     answer(res, [&] {
-      const ImportSlot slot(ctx.imports_running, ctx.options.max_concurrent_imports);
+      const ImportSlot slot(ctx.metrics.state_imports_running, ctx.options.max_concurrent_imports);
       const std::string body = read_body(req, reader, ctx.options.max_state_import_bytes);
       StoredState s = import_state(body, ctx.fingerprint, ctx.shape, ctx.tokenizer.vocab_size());
       send_json(res, dump(info_json(ctx, ctx.states.add(std::move(s)))));
