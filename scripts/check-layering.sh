@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fails when a library of src/ includes a header of a library above it (its own headers and
 # those of the libraries it depends on, directly or through others, are allowed), counting the
-# public headers of include/supra as their implementing library's. The layers are those of
+# public headers of include/supra as their implementing library's; when a public header
+# includes anything of src/; or when a front end (tools/, python/src) includes anything of src/
+# rather than the public headers of include/supra. The layers are those of
 # docs/ARCHITECTURE.md; every library must be listed here, so a new one is placed on purpose.
 # Usage: scripts/check-layering.sh [REPO]   (exit 1 with one line per offending include)
 set -euo pipefail
@@ -17,14 +19,15 @@ declare -A deps=(
   [serve]="generate"
   [train]="model tokenizer io"
   [bench]="model"
+  [convert]="model"
 )
 # The library that implements each public header.
 declare -A owner=(
-  [error.h]=io [tensor.h]=io [checkpoint.h]=io
+  [error.h]=io [tensor.h]=io [checkpoint.h]=io [npy.h]=io
   [token.h]=tokenizer [tokenizer.h]=tokenizer
-  [config.h]=model [state.h]=model [model.h]=model
-  [sampler.h]=generate [generate.h]=generate
-  [eval.h]=eval
+  [config.h]=model [state.h]=model [model.h]=model [state_file.h]=model
+  [sampler.h]=generate [generate.h]=generate [stop_strings.h]=generate [chat_template.h]=generate
+  [eval.h]=eval [eval_metrics.h]=eval [eval_run.h]=eval [eval_report.h]=eval [perplexity.h]=eval [serve.h]=serve [bench.h]=bench [op_profile.h]=model [quantize.h]=convert
   [train.h]=train
 )
 
@@ -68,6 +71,23 @@ for dir in "$repo"/src/*/; do
     fi
     if [[ "$allowed" != *" $layer "* ]]; then
       echo "${file#"$repo"/}:$line: $lib includes $target of $layer, which is not below it"
+      status=1
+    fi
+  done < <(grep -rnE '^#include "[^"]+"' "$dir" --include='*.h' --include='*.cpp' --include='*.cc' || true)
+done
+
+# Public headers and front ends: include/supra and their own folder's headers only.
+for dir in "$repo"/include "$repo"/tools "$repo"/python/src; do
+  [[ -d "$dir" ]] || continue
+  while IFS=: read -r file line include; do
+    target="${include#\#include \"}"
+    target="${target%\"*}"
+    top="${target%%/*}"
+    if [[ "$target" == */* && "$top" != supra ]] || [[ "$top" == supra && ! -f "$repo/include/$target" ]]; then
+      echo "${file#"$repo"/}:$line: includes $target, not a public header of include/supra"
+      status=1
+    elif [[ "$top" == supra && -z "${owner[${target#supra/}]:-}" ]]; then
+      echo "${file#"$repo"/}:$line: $target has no owning library in scripts/check-layering.sh"
       status=1
     fi
   done < <(grep -rnE '^#include "[^"]+"' "$dir" --include='*.h' --include='*.cpp' --include='*.cc' || true)

@@ -134,4 +134,17 @@ void validate_options(const TrainOptions& options, int world_size);
 
 TrainSummary train(const TrainOptions& options, Communicator& comm);
 
+// The trainer's validation loss of a model folder on token shards (tokenize_corpus's format):
+// mean cross-entropy over their first `max_sequences` packed sequences (0: all) of seq_len + 1
+// tokens, every position scored from an empty state (`supra perplexity --shard`). Throws
+// supra::Error when the shards do not fit the model or hold less than one sequence.
+struct ShardLoss {
+  std::uint64_t sequences = 0;
+  std::int64_t seq_len = 0;
+  double scored_tokens = 0;
+  double cross_entropy = 0;
+};
+ShardLoss shard_loss(const std::filesystem::path& model_folder, const std::vector<std::filesystem::path>& shards,
+                     std::int64_t seq_len, std::uint64_t max_sequences = 0);
+
 }  // namespace supra::train

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "serve/state_format.h"  // internal: the state file format and model fingerprint (issue 19 moves it)
 #include "supra/generate.h"
 #include "supra/model.h"
+#include "supra/state_file.h"
 #include "supra/tokenizer.h"
 
 namespace supra::python {
@@ -35,8 +35,7 @@ struct LoadedModel {
   std::optional<Tokenizer> loaded_tokenizer;
   GenerationOptions defaults;  // generation_config.json; stop ids default to the tokenizer's EOS
   int threads;                 // 0 = OpenMP's default (all cores)
-  std::uint64_t fingerprint;   // the state file's model identity (architecture)
-  serve::StateShape shape;
+  StateCodec codec;            // state files of this model; its fingerprint is the model's identity
 
   // OpenMP's thread count belongs to the calling thread: set it before each piece of model work.
   void use_threads() const;

@@ -3,8 +3,8 @@
 #include <pybind11/stl.h>
 
 #include "bindings.h"
-#include "eval/report.h"  // internal: results JSON (issue 19 moves it)
-#include "eval/runner.h"  // internal: the evaluation loop of `supra eval`
+#include "supra/eval_report.h"
+#include "supra/eval_run.h"
 #include "supra/eval.h"
 
 namespace supra::python {

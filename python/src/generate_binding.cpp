@@ -10,7 +10,7 @@
 #include <random>
 
 #include "bindings.h"
-#include "serve/stop_strings.h"  // internal: stop strings across token boundaries (issue 19 moves it)
+#include "supra/stop_strings.h"
 #include "supra/error.h"
 #include "supra/sampler.h"
 
@@ -200,7 +200,7 @@ class Generation {
 
   ModelRef model_;
   GenerationOptions options_;
-  serve::StopMatcher stops_;
+  StopMatcher stops_;
   PyState* user_state_;  // kept alive by the Python caller (generate) or the stream's reference
   TextStreamer streamer_;
   std::optional<Sampler> sampler_;

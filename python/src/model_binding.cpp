@@ -146,8 +146,7 @@ LoadedModel::LoadedModel(fs::path folder_path, Model loaded, std::optional<Token
       loaded_tokenizer(std::move(tok)),
       defaults(load_generation_defaults(folder)),
       threads(thread_count),
-      fingerprint(serve::model_fingerprint(model.config())),
-      shape(serve::measure_state_shape(model)) {
+      codec(model) {
   if (defaults.stop_ids.empty() && loaded_tokenizer) defaults.stop_ids = {loaded_tokenizer->eos_id()};
 }
 

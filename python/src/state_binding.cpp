@@ -9,25 +9,22 @@ namespace supra::python {
 namespace {
 
 py::bytes to_bytes(const PyState& s) {
-  serve::StoredState stored;
-  stored.state = s.state;
-  stored.tokens = s.tokens;
   std::string bytes;
   {
     py::gil_scoped_release unlocked;
-    bytes = serve::export_state(stored, s.model->fingerprint, s.model->shape);
+    bytes = s.model->codec.encode({s.state, s.tokens, {}});
   }
   return py::bytes(bytes);
 }
 
 PyState from_bytes(const ModelRef& model, const py::bytes& data) {
   const std::string_view bytes = data;  // valid while `data` lives (the caller's reference)
-  serve::StoredState stored;
+  SavedState stored;
   try {
     py::gil_scoped_release unlocked;
-    stored = serve::import_state(bytes, model->fingerprint, model->shape, model->model.config().vocab_size);
+    stored = model->codec.decode(bytes);
   } catch (const std::exception& e) {
-    const bool other = serve::from_another_model(bytes, model->fingerprint, model->shape);
+    const bool other = model->codec.from_another_model(bytes);
     throw py::value_error(std::string(other ? "the state belongs to another model: " : "not a state of this model: ") +
                           e.what());
   }
@@ -40,7 +37,7 @@ void check_state_model(const PyState& s, const LoadedModel& model) {
   if (s.model.get() == &model) return;
   // Another load of a model of the same architecture (the state file's rule): it fits.
   const int vocab = model.model.config().vocab_size;
-  if (s.model->fingerprint == model.fingerprint && s.model->model.config().vocab_size == vocab)
+  if (s.model->codec.fingerprint() == model.codec.fingerprint() && s.model->model.config().vocab_size == vocab)
     return;
   throw py::value_error("the state belongs to another model (" + s.model->folder.string() + "), not to " +
                         model.folder.string());

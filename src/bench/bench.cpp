@@ -1,4 +1,4 @@
-#include "bench/bench.h"
+#include "supra/bench.h"
 
 #include <omp.h>
 #include <pthread.h>
@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 
 #include "kernels/gemm.h"
@@ -125,8 +126,8 @@ std::string gigabytes(std::uint64_t bytes) {
   return text;
 }
 
-}  // namespace
-
+// Bytes of weights one decoded token reads: every layer matrix, the output matrix and one
+// embedding row.
 std::uint64_t weight_bytes_per_token(const Weights& w) {
   std::uint64_t n = matrix_bytes(w.output) + (w.embed.empty() ? 0 : w.embed.row_bytes());
   for (const LayerWeights& l : w.layers) {
@@ -135,6 +136,22 @@ std::uint64_t weight_bytes_per_token(const Weights& w) {
     if (l.feat_k.data != l.feat_q.data) n += matrix_bytes(l.feat_k);  // shared when H == Hkv
   }
   return n;
+}
+
+}  // namespace
+
+std::string matrix_types(const Model& model) {
+  const Weights& w = ModelInternals::weights(model);
+  std::set<std::string> names;
+  auto add = [&](const kernels::Matrix& m) {
+    if (!m.empty()) names.insert(std::string(dtype_name(m.dtype)));
+  };
+  add(w.output);
+  for (const auto& l : w.layers)
+    for (const kernels::Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) add(*m);
+  std::string joined;
+  for (const auto& n : names) joined += (joined.empty() ? "" : "+") + n;
+  return joined;
 }
 
 Bandwidth read_bandwidth(int threads) {

@@ -1,4 +1,4 @@
-#include "eval/metrics.h"
+#include "supra/eval_metrics.h"
 
 #include <cmath>
 

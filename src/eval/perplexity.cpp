@@ -1,4 +1,4 @@
-#include "eval/perplexity.h"
+#include "supra/perplexity.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "eval/report.h"
+#include "supra/eval_report.h"
 
 #include <algorithm>
 #include <cstdio>

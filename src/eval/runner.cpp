@@ -1,4 +1,4 @@
-#include "eval/runner.h"
+#include "supra/eval_run.h"
 
 #include <algorithm>
 #include <charconv>

@@ -1,4 +1,4 @@
-#include "io/npy.h"
+#include "supra/npy.h"
 
 #include <cstring>
 #include <string>

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "model/op_profile.h"
+#include "supra/op_profile.h"
 #include "model/transformer.h"
 #include "model/weights.h"
 #include "supra/model.h"

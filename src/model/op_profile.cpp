@@ -1,4 +1,4 @@
-#include "model/op_profile.h"
+#include "supra/op_profile.h"
 
 namespace supra {
 

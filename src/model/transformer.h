@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "model/activations.h"
-#include "model/op_profile.h"
+#include "model/op_timer.h"
 #include "model/weights.h"
 #include "supra/model.h"
 

@@ -17,7 +17,7 @@ using nlohmann::json;
 constexpr std::chrono::milliseconds kPoll{100};  // how often a streaming handler checks its client
 
 std::vector<SequenceParams> sequences_for(ServeContext& ctx, const GenerationRequest& r) {
-  std::optional<StoredState> base;
+  std::optional<SavedState> base;
   if (r.state_id) {
     base = ctx.states.get(*r.state_id);
     if (!base) throw ApiError(404, "no state with id '" + *r.state_id + "'", "state_id", "state_not_found");

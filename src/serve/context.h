@@ -12,13 +12,13 @@
 
 #include <httplib.h>
 
-#include "serve/chat_template.h"
+#include "supra/chat_template.h"
 #include "serve/metrics.h"
 #include "serve/request.h"
 #include "serve/prefix_cache_dir.h"
 #include "serve/scheduler.h"
-#include "serve/server.h"
-#include "serve/state_format.h"
+#include "supra/serve.h"
+#include "supra/state_file.h"
 #include "serve/state_store.h"
 #include "supra/model.h"
 #include "supra/tokenizer.h"
@@ -36,8 +36,7 @@ struct ServeContext {
   Model model;
   Tokenizer tokenizer;
   std::vector<TokenId> stop_ids;  // EOS ids
-  StateShape shape;
-  std::uint64_t fingerprint = 0;
+  StateCodec codec;  // state files of this model (token ids below the tokenizer's vocabulary)
   Metrics metrics;
   StateStore states;
   std::unique_ptr<PrefixCacheDir> prefix_cache_dir;  // --prefix-cache-dir, or null; outlives the scheduler

@@ -5,7 +5,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
-#include "serve/chat_template.h"
+#include "supra/chat_template.h"
 #include "serve/request.h"
 #include "supra/tokenizer.h"
 

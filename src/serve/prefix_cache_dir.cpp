@@ -23,8 +23,8 @@ bool is_prefix_file(const std::string& name) {
 
 }  // namespace
 
-PrefixCacheDir::PrefixCacheDir(fs::path folder, const StateModel& model, std::size_t max_pending_bytes)
-    : folder_(std::move(folder)), model_(model), max_pending_bytes_(max_pending_bytes) {
+PrefixCacheDir::PrefixCacheDir(fs::path folder, const StateCodec& codec, std::size_t max_pending_bytes)
+    : folder_(std::move(folder)), codec_(codec), max_pending_bytes_(max_pending_bytes) {
   std::error_code ec;
   fs::create_directories(folder_, ec);
   if (!fs::is_directory(folder_))
@@ -48,7 +48,7 @@ std::string PrefixCacheDir::name_of(std::span<const TokenId> prefix) const {
   return name;
 }
 
-std::vector<StoredState> PrefixCacheDir::load(std::size_t budget) const {
+std::vector<SavedState> PrefixCacheDir::load(std::size_t budget) const {
   struct Found {
     fs::path path;
     std::int64_t modified = 0;
@@ -66,7 +66,7 @@ std::vector<StoredState> PrefixCacheDir::load(std::size_t budget) const {
   }
   // Newest first while the budget lasts: those are the ones the cache would have kept.
   std::ranges::sort(found, [](const Found& a, const Found& b) { return a.modified > b.modified; });
-  std::vector<StoredState> kept;
+  std::vector<SavedState> kept;
   std::size_t used = 0;
   for (const Found& f : found) {
     std::error_code ec;
@@ -81,9 +81,9 @@ std::vector<StoredState> PrefixCacheDir::load(std::size_t budget) const {
       warn_about_file(f.path, "cannot be read, skipped");
       continue;
     }
-    StoredState s;
+    SavedState s;
     try {
-      s = import_state(bytes, model_.fingerprint, model_.shape, model_.vocab_size);
+      s = codec_.decode(bytes);
     } catch (const std::exception& e) {
       warn_about_file(f.path, std::string(e.what()) + ", skipped");
       continue;
@@ -106,8 +106,8 @@ std::vector<StoredState> PrefixCacheDir::load(std::size_t budget) const {
 }
 
 void PrefixCacheDir::save(std::span<const TokenId> prefix, const State& state) {
-  StoredState s{state, std::vector<TokenId>(prefix.begin(), prefix.end()), {}};
-  push({name_of(prefix), export_state(s, model_.fingerprint, model_.shape)});
+  SavedState s{state, std::vector<TokenId>(prefix.begin(), prefix.end()), {}};
+  push({name_of(prefix), codec_.encode(s)});
 }
 
 void PrefixCacheDir::remove(std::span<const TokenId> prefix) { push({name_of(prefix), {}}); }

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "serve/state_format.h"
+#include "supra/state_file.h"
 #include "serve/state_store.h"
 
 namespace supra::serve {
@@ -25,7 +25,7 @@ class PrefixCacheDir {
  public:
   // Creates the folder when missing; throws supra::Error when it cannot be used.
   // `max_pending_bytes` bounds the states waiting to be written (beyond, a save is dropped).
-  PrefixCacheDir(std::filesystem::path folder, const StateModel& model, std::size_t max_pending_bytes);
+  PrefixCacheDir(std::filesystem::path folder, const StateCodec& codec, std::size_t max_pending_bytes);
   ~PrefixCacheDir();  // writes what is pending, then stops
   PrefixCacheDir(const PrefixCacheDir&) = delete;
   PrefixCacheDir& operator=(const PrefixCacheDir&) = delete;
@@ -33,7 +33,7 @@ class PrefixCacheDir {
   // The valid cached prefixes in the folder, least recently written first, within `budget`
   // bytes (as StateCache counts them) keeping the newest; files beyond it are removed, damaged
   // ones skipped with a warning line.
-  std::vector<StoredState> load(std::size_t budget) const;
+  std::vector<SavedState> load(std::size_t budget) const;
 
   void save(std::span<const TokenId> prefix, const State& state);  // asynchronous
   void remove(std::span<const TokenId> prefix);                    // asynchronous
@@ -48,7 +48,7 @@ class PrefixCacheDir {
   void run();
 
   const std::filesystem::path folder_;
-  const StateModel model_;
+  const StateCodec codec_;
   const std::size_t max_pending_bytes_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -334,7 +334,11 @@ GenerationRequest parse_chat(const json& body, const Tokenizer& tokenizer, const
     }
     messages.push_back(std::move(msg));
   }
-  r.prompts.push_back(render_chat(chat_template, messages, tokenizer, !r.state_id));
+  try {
+    r.prompts.push_back(render_chat(chat_template, messages, tokenizer, !r.state_id));
+  } catch (const InvalidChat& e) {
+    throw bad_param("messages", e.what());
+  }
   check_length(r.prompts.back(), "messages", limits);
   check_choice_count(r, limits);
   return r;

@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "serve/chat_template.h"
+#include "supra/chat_template.h"
 #include "serve/sequence.h"
 #include "supra/tokenizer.h"
 

@@ -11,7 +11,7 @@
 
 #include <httplib.h>
 
-#include "serve/connection_limits.h"
+#include "supra/serve.h"
 
 namespace supra::serve {
 

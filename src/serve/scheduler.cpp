@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "serve/logprobs.h"
-#include "serve/stop_strings.h"
+#include "supra/stop_strings.h"
 #include "supra/error.h"
 
 namespace supra::serve {

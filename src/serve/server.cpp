@@ -1,7 +1,7 @@
 // The HTTP shell: authentication, body limits, the small endpoints (/health,
 // /metrics, /v1/models) and the JSON form of every error, including those httplib produces
 // itself (404 unknown endpoint, 400 unreadable request). Connections are GuardedHttpServer's.
-#include "serve/server.h"
+#include "supra/serve.h"
 
 #include <cstdlib>
 
@@ -36,16 +36,15 @@ ServeContext::ServeContext(const std::filesystem::path& folder, const ServerOpti
       model(Model::load(folder)),
       tokenizer(Tokenizer::load_folder(folder)),
       stop_ids(load_generation_defaults(folder).stop_ids),
-      shape(measure_state_shape(model)),
-      fingerprint(model_fingerprint(model.config())),
+      codec(model, tokenizer.vocab_size()),
       states(StateStoreOptions{opts.state_memory_bytes, opts.state_disk_bytes,
                                opts.state_dir.empty() ? std::nullopt : std::optional<std::filesystem::path>(opts.state_dir),
                                opts.state_ttl_seconds},
-             StateModel{fingerprint, shape, tokenizer.vocab_size()}) {
+             codec) {
   if (model_name.empty()) model_name = "supra";
   if (stop_ids.empty()) stop_ids = tokenizer.eos_ids();
   if (!opts.prefix_cache_dir.empty())
-    prefix_cache_dir = std::make_unique<PrefixCacheDir>(opts.prefix_cache_dir, StateModel{fingerprint, shape, tokenizer.vocab_size()},
+    prefix_cache_dir = std::make_unique<PrefixCacheDir>(opts.prefix_cache_dir, codec,
                                                         opts.prefix_cache_bytes);
   scheduler = std::make_unique<Scheduler>(model, tokenizer, metrics,
                                           SchedulerOptions{opts.parallel, opts.queue_capacity, opts.prefix_cache_bytes, 64,

@@ -29,7 +29,7 @@ StateCache::StateCache(std::size_t budget_bytes, std::size_t block, PrefixCacheD
     : budget_(budget_bytes), block_(block), folder_(folder) {
   if (!folder_) return;
   // Oldest first, so the newest ends up most recently used.
-  for (const StoredState& s : folder_->load(budget_))
+  for (const SavedState& s : folder_->load(budget_))
     if (!s.tokens.empty() && s.tokens.size() % block_ == 0) add(s.tokens, s.state, false);
 }
 

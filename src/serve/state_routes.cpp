@@ -20,7 +20,7 @@ json info_json(const ServeContext& ctx, const StateInfo& i) {
 
 ApiError not_found(const std::string& id) { return ApiError(404, "no state with id '" + id + "'", "state_id", "state_not_found"); }
 
-StoredState stored(ServeContext& ctx, const std::string& id) {
+SavedState stored(ServeContext& ctx, const std::string& id) {
   auto s = ctx.states.get(id);
   if (!s) throw not_found(id);
   return std::move(*s);
@@ -33,7 +33,7 @@ StateInfo create(ServeContext& ctx, const StateRequest& r) {
   p.max_tokens = 0;
   p.keep_state = true;
   if (r.state_id) {
-    StoredState base = stored(ctx, *r.state_id);
+    SavedState base = stored(ctx, *r.state_id);
     if (r.text) p.prompt = continuation_prompt(ctx.tokenizer, base.tokens, *r.text, "prompt", ctx.limits.max_prompt_tokens);
     p.base = std::move(base.state);
     p.base_tokens = std::move(base.tokens);
@@ -93,7 +93,12 @@ void add_state_routes(httplib::Server& server, ServeContext& ctx) {
     answer(res, [&] {
       const ImportSlot slot(ctx.metrics.state_imports_running, ctx.options.max_concurrent_imports);
       const std::string body = read_body(req, reader, ctx.options.max_state_import_bytes);
-      StoredState s = import_state(body, ctx.fingerprint, ctx.shape, ctx.tokenizer.vocab_size());
+      SavedState s;
+      try {
+        s = ctx.codec.decode(body);
+      } catch (const InvalidStateFile& e) {
+        throw ApiError(400, e.what(), "body", "invalid_state");
+      }
       send_json(res, dump(info_json(ctx, ctx.states.add(std::move(s)))));
     });
   });
@@ -121,7 +126,7 @@ void add_state_routes(httplib::Server& server, ServeContext& ctx) {
   });
   server.Get(R"(/v1/states/([A-Za-z0-9_-]+)/export)", [&ctx](const httplib::Request& req, httplib::Response& res) {
     answer(res, [&] {
-      res.set_content(export_state(stored(ctx, req.matches[1]), ctx.fingerprint, ctx.shape), "application/octet-stream");
+      res.set_content(ctx.codec.encode(stored(ctx, req.matches[1])), "application/octet-stream");
     });
   });
 }

@@ -15,7 +15,7 @@ std::int64_t now_ms() {
 }
 
 // What a state costs in memory: its floats, its tokens and its logits.
-std::size_t memory_size(const StoredState& s) {
+std::size_t memory_size(const SavedState& s) {
   return s.state.bytes() + s.tokens.size() * sizeof(TokenId) + s.logits.size() * sizeof(float);
 }
 
@@ -27,7 +27,7 @@ ApiError storage_full(const std::string& what, std::size_t budget) {
 
 }  // namespace
 
-StateStore::StateStore(const StateStoreOptions& options, const StateModel& model) : options_(options), model_(model) {
+StateStore::StateStore(const StateStoreOptions& options, const StateCodec& codec) : options_(options), codec_(codec) {
   if (!options_.folder) return;
   dir_.emplace(*options_.folder);
   load_folder();
@@ -43,12 +43,12 @@ void StateStore::load_folder() {
       std::fprintf(stderr, "supra serve: warning: %s, skipped\n", e.what());
       continue;
     }
-    if (from_another_model(bytes, model_.fingerprint, model_.shape))
+    if (codec_.from_another_model(bytes))
       throw Error("--state-dir " + options_.folder->string() + " holds states of another model (" + f.path.string() +
                   "); use one folder per model");
-    StoredState s;
+    SavedState s;
     try {
-      s = import_state(bytes, model_.fingerprint, model_.shape, model_.vocab_size);
+      s = codec_.decode(bytes);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "supra serve: warning: %s: %s, skipped\n", f.path.c_str(), e.what());
       continue;
@@ -67,7 +67,7 @@ void StateStore::load_folder() {
     e.file_bytes = bytes.size();
     disk_ += bytes.size();
     auto& entry = states_.emplace(f.id, std::move(e)).first->second;
-    hold_locked(f.id, entry, std::make_shared<const StoredState>(std::move(s)));
+    hold_locked(f.id, entry, std::make_shared<const SavedState>(std::move(s)));
   }
 }
 
@@ -81,7 +81,7 @@ std::string StateStore::new_id_locked() {
 
 // Keeps `s` in memory as the most recently used state, then lets go of the least recently used
 // ones beyond the memory budget (with a folder; without one the budget was checked by add()).
-void StateStore::hold_locked(const std::string& id, Entry& e, std::shared_ptr<const StoredState> s) {
+void StateStore::hold_locked(const std::string& id, Entry& e, std::shared_ptr<const SavedState> s) {
   e.memory_bytes = memory_size(*s);
   e.loaded = std::move(s);
   memory_ += e.memory_bytes;
@@ -115,8 +115,8 @@ void StateStore::expire_locked() {
   while (!expiry_.empty() && expiry_.begin()->first <= now) drop_locked(states_.find(expiry_.begin()->second));
 }
 
-StateInfo StateStore::add(StoredState s) {
-  auto held = std::make_shared<const StoredState>(std::move(s));
+StateInfo StateStore::add(SavedState s) {
+  auto held = std::make_shared<const SavedState>(std::move(s));
   const std::size_t in_memory = memory_size(*held);
   const std::int64_t created_ms = now_ms();
   Entry e;
@@ -132,7 +132,7 @@ StateInfo StateStore::add(StoredState s) {
     e.info.id = new_id_locked();
     return insert_locked(std::move(e), std::move(held));
   }
-  const std::string bytes = export_state(*held, model_.fingerprint, model_.shape);
+  const std::string bytes = codec_.encode(*held);
   {
     std::lock_guard lock(mutex_);
     expire_locked();
@@ -157,7 +157,7 @@ StateInfo StateStore::add(StoredState s) {
   return insert_locked(std::move(e), std::move(held));
 }
 
-StateInfo StateStore::insert_locked(Entry e, std::shared_ptr<const StoredState> s) {
+StateInfo StateStore::insert_locked(Entry e, std::shared_ptr<const SavedState> s) {
   const std::string id = e.info.id;
   if (e.expires_ms) expiry_.emplace(e.expires_ms, id);
   auto& entry = states_.emplace(id, std::move(e)).first->second;
@@ -165,18 +165,18 @@ StateInfo StateStore::insert_locked(Entry e, std::shared_ptr<const StoredState> 
   return entry.info;
 }
 
-std::shared_ptr<const StoredState> StateStore::read_file(const std::string& id) const {
+std::shared_ptr<const SavedState> StateStore::read_file(const std::string& id) const {
   try {
-    return std::make_shared<const StoredState>(
-        import_state(dir_->read(id, options_.disk_bytes), model_.fingerprint, model_.shape, model_.vocab_size));
+    return std::make_shared<const SavedState>(
+        codec_.decode(dir_->read(id, options_.disk_bytes)));
   } catch (const std::exception& e) {
     throw ApiError(500, "the file of state '" + id + "' cannot be read back: " + e.what(), "state_id",
                    "state_file_unreadable", "server_error");
   }
 }
 
-std::optional<StoredState> StateStore::get(const std::string& id) {
-  std::shared_ptr<const StoredState> s;
+std::optional<SavedState> StateStore::get(const std::string& id) {
+  std::shared_ptr<const SavedState> s;
   {
     std::lock_guard lock(mutex_);
     expire_locked();

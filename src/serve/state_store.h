@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "serve/state_dir.h"
-#include "serve/state_format.h"
+#include "supra/state_file.h"
 
 namespace supra::serve {
 
@@ -31,13 +31,6 @@ struct StateStoreOptions {
   std::size_t disk_bytes = 1u << 30;     // state files, with a folder
   std::optional<std::filesystem::path> folder;
   std::int64_t ttl_seconds = 0;          // 0: states never expire
-};
-
-// What a state file must match to be read: the loaded model.
-struct StateModel {
-  std::uint64_t fingerprint = 0;
-  StateShape shape;
-  int vocab_size = 0;
 };
 
 struct StateInfo {
@@ -53,12 +46,12 @@ class StateStore {
  public:
   // With a folder: reads every state file in it (see StateDir::scan); a damaged file is skipped
   // with a warning line, a file of another model is an error (supra::Error): one folder per model.
-  StateStore(const StateStoreOptions& options, const StateModel& model);
+  StateStore(const StateStoreOptions& options, const StateCodec& codec);
 
   // Stores `s` under a new id (on disk first, with a folder); throws ApiError 507 when a budget
   // is full, 500 when the file cannot be written.
-  StateInfo add(StoredState s);
-  std::optional<StoredState> get(const std::string& id);  // a copy: callers run on it
+  StateInfo add(SavedState s);
+  std::optional<SavedState> get(const std::string& id);  // a copy: callers run on it
   std::optional<StateInfo> info(const std::string& id);
   bool erase(const std::string& id);
   std::vector<StateInfo> list();
@@ -69,20 +62,20 @@ class StateStore {
     std::int64_t expires_ms = 0;                 // 0: never
     std::size_t file_bytes = 0;                  // with a folder
     std::size_t memory_bytes = 0;                // when held in memory
-    std::shared_ptr<const StoredState> loaded;   // null: only on disk
+    std::shared_ptr<const SavedState> loaded;   // null: only on disk
     std::list<std::string>::iterator recent;     // in recent_, when loaded
   };
 
   void load_folder();
   std::string new_id_locked();
-  StateInfo insert_locked(Entry e, std::shared_ptr<const StoredState> s);
-  void hold_locked(const std::string& id, Entry& e, std::shared_ptr<const StoredState> s);
+  StateInfo insert_locked(Entry e, std::shared_ptr<const SavedState> s);
+  void hold_locked(const std::string& id, Entry& e, std::shared_ptr<const SavedState> s);
   void drop_locked(std::map<std::string, Entry>::iterator it);
   void expire_locked();
-  std::shared_ptr<const StoredState> read_file(const std::string& id) const;
+  std::shared_ptr<const SavedState> read_file(const std::string& id) const;
 
   const StateStoreOptions options_;
-  const StateModel model_;
+  const StateCodec codec_;
   std::optional<StateDir> dir_;
   std::mutex mutex_;
   std::map<std::string, Entry> states_;

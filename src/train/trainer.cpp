@@ -25,6 +25,7 @@
 #include "train/token_dataset.h"
 #include "train/train_checkpoint.h"
 #include "train/train_log.h"
+#include "train/validation_loss.h"
 
 namespace supra::train {
 namespace fs = std::filesystem;
@@ -74,29 +75,6 @@ Error diverged(std::int64_t step, const std::string& what, std::int64_t checkpoi
     return Error(msg + "; the last good checkpoint is step " + std::to_string(checkpoint_step) + " in " +
                  checkpoints.string() + " (a model folder: start a new run from it with a smaller --lr, or with --grad-clip)");
   return Error(msg + " before any checkpoint (try a smaller --lr, or --grad-clip)");
-}
-
-// Mean validation cross-entropy over the first `count` sequences of `range`, split evenly over
-// the ranks; position-weighted, so the split does not change the value.
-double validation_loss(const TrainableModel& model, const TokenDataset& data, SequenceRange range, std::uint64_t count,
-                       std::int64_t rows, ComputePrecision precision, Communicator& comm) {
-  const auto W = static_cast<std::uint64_t>(comm.size()), k = static_cast<std::uint64_t>(comm.rank());
-  const std::uint64_t lo = count * k / W, hi = count * (k + 1) / W;
-  const std::int64_t T = data.seq_len();
-  std::vector<TokenId> tokens;
-  double acc[2] = {0, 0};  // Σ ce · positions, Σ positions
-  for (std::uint64_t i = lo; i < hi; i += static_cast<std::uint64_t>(rows)) {
-    const auto b = static_cast<std::int64_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(rows), hi - i));
-    tokens.resize(static_cast<std::size_t>(b * (T + 1)));
-    for (std::int64_t r = 0; r < b; ++r)
-      data.read_sequence(range.begin + i + static_cast<std::uint64_t>(r),
-                         std::span(tokens).subspan(static_cast<std::size_t>(r * (T + 1)), static_cast<std::size_t>(T + 1)));
-    const LossTerms lt = model.loss(tokens, b, T, 0.0, precision);
-    acc[0] += lt.ce * static_cast<double>(lt.positions);
-    acc[1] += static_cast<double>(lt.positions);
-  }
-  comm.allreduce_sum(std::span<double>(acc));
-  return acc[0] / acc[1];
 }
 
 void write_loss_plot(const fs::path& path, const std::vector<StepRecord>& log) {
@@ -312,7 +290,7 @@ TrainSummary train(const TrainOptions& o, Communicator& comm) {
 
     const bool last = step + 1 == o.steps;
     if (has_val && (last || (o.eval_every > 0 && (step + 1) % o.eval_every == 0)))
-      rec.val_loss = validation_loss(model, val_data, val_range, val_count, val_rows, o.precision, comm);
+      rec.val_loss = validation_loss(model, val_data, val_range, val_count, val_rows, o.precision, comm).cross_entropy;
     if (rec.val_loss && !std::isfinite(*rec.val_loss))
       throw diverged(rec.step, "the validation loss is " + value_text(*rec.val_loss), checkpoint_step, ckpt_dir);
     state.log.push_back(rec);

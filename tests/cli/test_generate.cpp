@@ -10,12 +10,6 @@
 namespace supra::test::cli {
 namespace {
 
-// `generate --mode parallel` re-runs the whole sequence for every token (quadratic by design)
-// through many small OpenMP regions; with OpenMP's default spin-waiting it is ~3x slower on 2
-// cores, and far slower when the machine is busy. Passive waiting changes no result, only the
-// time. Set for the whole binary (the children inherit it) unless the caller chose a policy.
-const bool kPassiveOpenMp = [] { return setenv("OMP_WAIT_POLICY", "passive", 0) == 0; }();
-
 std::string greedy_reference() { return read_file(data_dir() / "stories260K" / "greedy_t0_n256.txt"); }
 
 inline fs::path default_model() { return stories().parent_path() / "stories260K-supra"; }
@@ -29,7 +23,6 @@ TEST(CliGenerate, GreedyFromBosMatchesReferenceDefaultMode) {
 }
 
 TEST(CliGenerate, GreedyFromBosMatchesReferenceInEveryMode) {
-  ASSERT_TRUE(kPassiveOpenMp);
   const std::string ref = greedy_reference();
   for (const char* mode : {"recurrent", "parallel", "hybrid"}) {
     const CliResult r = run_cli("generate -m " + q(stories()) + " -p '' -n 256 --temperature 0 --mode " + mode);
@@ -40,7 +33,6 @@ TEST(CliGenerate, GreedyFromBosMatchesReferenceInEveryMode) {
 
 // The default model is the up-trained SUPRA model; its three modes write the same story.
 TEST(CliGenerate, DefaultModelIsTheSupraModelAndAgreesInEveryMode) {
-  ASSERT_TRUE(kPassiveOpenMp);
   const std::string args = " -p 'Once upon a time' -n 200 --temperature 0";
   const CliResult implicit = run_cli("generate" + args);
   ASSERT_EQ(implicit.exit_code, 0) << describe(implicit);

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cli_helpers.h"
-#include "io/npy.h"
+#include "supra/npy.h"
 #include "supra/checkpoint.h"
 #include "supra/tensor.h"
 

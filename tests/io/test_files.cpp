@@ -8,7 +8,7 @@
 #include "expect_error.h"
 #include "io/atomic_file.h"
 #include "io/mapped_file.h"
-#include "io/npy.h"
+#include "supra/npy.h"
 #include "test_support.h"
 
 namespace supra {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "kernels/simd.h"
-#include "model/quantize.h"
+#include "convert/quantize.h"
 #include "supra/error.h"
 #include "supra/model.h"
 #include "test_support.h"

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "model/quantize.h"
+#include "convert/quantize.h"
 #include "supra/model.h"
 #include "test_support.h"
 

@@ -9,7 +9,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
-#include "model/quantize.h"
+#include "convert/quantize.h"
 #include "model/transformer.h"
 #include "model/weights.h"
 #include "supra/checkpoint.h"

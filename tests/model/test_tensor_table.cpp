@@ -8,7 +8,7 @@
 #include <string>
 #include <tuple>
 
-#include "model/synthetic.h"
+#include "convert/synthetic.h"
 #include "model/tensor_table.h"
 #include "supra/checkpoint.h"
 #include "supra/config.h"

@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "serve/server.h"
+#include "supra/serve.h"
 #include "test_support.h"
 
 namespace supra::serve::test {

@@ -18,10 +18,10 @@
 #include <thread>
 #include <vector>
 
-#include "model/quantize.h"
+#include "convert/quantize.h"
 #include "running_server.h"
 #include "serve/scheduler.h"
-#include "serve/server.h"
+#include "supra/serve.h"
 #include "supra/model.h"
 #include "supra/tokenizer.h"
 #include "test_support.h"

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "running_server.h"
-#include "serve/server.h"
+#include "supra/serve.h"
 #include "supra/error.h"
 #include "test_support.h"
 

@@ -11,8 +11,8 @@
 #include <string>
 
 #include "running_server.h"
-#include "serve/chat_template.h"
-#include "serve/server.h"
+#include "supra/chat_template.h"
+#include "supra/serve.h"
 #include "supra/tokenizer.h"
 
 namespace supra::serve {

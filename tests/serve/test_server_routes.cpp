@@ -13,7 +13,7 @@
 
 #include "running_server.h"
 #include "serve/continuation.h"
-#include "serve/server.h"
+#include "supra/serve.h"
 #include "supra/tokenizer.h"
 #include "test_support.h"
 

@@ -21,8 +21,8 @@
 #include <thread>
 
 #include "running_server.h"
-#include "serve/server.h"
-#include "serve/state_format.h"
+#include "supra/serve.h"
+#include "file_builders.h"
 #include "supra/error.h"
 #include "supra/tokenizer.h"
 #include "test_support.h"
@@ -146,7 +146,7 @@ TEST(ServeStates, StateFileLogitsSection) {
   std::memcpy(&count, v2.data() + logits_at, 4);
   ASSERT_EQ(count, vocab);
   const auto with_checksum = [](std::string body) {
-    const std::uint32_t crc = crc32(body);
+    const std::uint32_t crc = supra::test::crc32(body);
     return body.append(reinterpret_cast<const char*>(&crc), 4);
   };
   const auto import = [&](const std::string& bytes) {

@@ -11,9 +11,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "serve/api_error.h"
-#include "serve/state_format.h"
 #include "supra/model.h"
+#include "supra/state_file.h"
 #include "train/checkpoint_manifest.h"
 #include "train/parameters.h"
 #include "train/train_log.h"
@@ -106,9 +105,8 @@ TEST_F(Divergence, ResumeRefusesNonFiniteWeightsAndMoments) {
 // A state of the shipped SUPRA model after a short prompt, as a state file.
 struct StateFixture {
   Model model = Model::load(stories().parent_path() / "stories260K-supra");
-  serve::StateShape shape = serve::measure_state_shape(model);
-  std::uint64_t fingerprint = serve::model_fingerprint(model.config());
-  serve::StoredState stored;
+  StateCodec codec{model};
+  SavedState stored;
   StateFixture() {
     stored.tokens = {1, 403, 407};
     stored.state = model.new_state();
@@ -116,9 +114,8 @@ struct StateFixture {
   }
   std::string import_error(const std::string& bytes) const {
     try {
-      serve::import_state(bytes, fingerprint, shape, model.config().vocab_size);
-    } catch (const serve::ApiError& e) {
-      EXPECT_EQ(e.status(), 400);
+      codec.decode(bytes);
+    } catch (const InvalidStateFile& e) {
       return e.what();
     }
     return "";
@@ -127,24 +124,24 @@ struct StateFixture {
 
 TEST(NonFiniteState, AStateFileWithNaNIsRefusedDespiteItsChecksum) {
   StateFixture f;
-  EXPECT_EQ(f.import_error(serve::export_state(f.stored, f.fingerprint, f.shape)), "");
-  serve::StoredState bad = f.stored;
+  EXPECT_EQ(f.import_error(f.codec.encode(f.stored)), "");
+  SavedState bad = f.stored;
   for (float& x : bad.state.layers.back().matrix) x = kNaN;  // "full of NaN", with a valid CRC
-  EXPECT_NE(f.import_error(serve::export_state(bad, f.fingerprint, f.shape))
+  EXPECT_NE(f.import_error(f.codec.encode(bad))
                 .find("layer " + std::to_string(bad.state.layers.size() - 1) + " matrix holds a non-finite value (nan) at element 0"),
             std::string::npos);
   bad = f.stored;
   bad.state.layers[0].matrix[7] = -std::numeric_limits<float>::infinity();
-  EXPECT_NE(f.import_error(serve::export_state(bad, f.fingerprint, f.shape)).find("layer 0 matrix holds a non-finite value (inf) at element 7"),
+  EXPECT_NE(f.import_error(f.codec.encode(bad)).find("layer 0 matrix holds a non-finite value (inf) at element 7"),
             std::string::npos);
 }
 
 TEST(NonFiniteState, GenerateRefusesANaNPromptCache) {
   StateFixture f;
   TempDir tmp;
-  serve::StoredState bad = f.stored;
+  SavedState bad = f.stored;
   bad.state.layers[0].matrix[0] = kNaN;
-  write_file(tmp.path() / "cache.bin", serve::export_state(bad, f.fingerprint, f.shape));
+  write_file(tmp.path() / "cache.bin", f.codec.encode(bad));
   expect_cli_error(run_cli("generate -m " + q(stories().parent_path() / "stories260K-supra") + " -p 'Once upon' -n 4 --mode recurrent --prompt-cache " +
                            q(tmp.path() / "cache.bin")),
                    "non-finite value (nan)");

@@ -22,13 +22,9 @@ namespace {
 
 using supra::train::StepRecord;
 
-// Spinning OpenMP workers on a shared machine only waste time; results do not depend on it.
-const bool kPassiveOpenMp = [] { return setenv("OMP_WAIT_POLICY", "passive", 0) == 0; }();
-
 class TrainRun : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(kPassiveOpenMp);
     shard_ = tmp_.path() / "data.bin";
     write_counting_shard(shard_, 60, 5);
   }
@@ -239,7 +235,6 @@ namespace {
 // The whole path of spec §8 on the shipped teacher: linearize, tokenize text, up-train, then
 // generate with the result.
 TEST(TrainPipeline, LinearizeTokenizeTrainGenerate) {
-  ASSERT_TRUE(kPassiveOpenMp);
   TempDir tmp;
   const CliResult lin = run_cli("linearize -m " + q(stories()) + " -o " + q(tmp.path() / "supra") + " --seed 1");
   ASSERT_EQ(lin.exit_code, 0) << describe(lin);

@@ -7,13 +7,12 @@
 namespace supra::cli {
 namespace {
 
-using serve::ChatMessage;
 
 bool is_one_of(TokenId id, const std::vector<TokenId>& ids) { return std::find(ids.begin(), ids.end(), id) != ids.end(); }
 
 }  // namespace
 
-ChatSession::ChatSession(const Model& model, const Tokenizer& tokenizer, const serve::ChatTemplate& chat_template,
+ChatSession::ChatSession(const Model& model, const Tokenizer& tokenizer, const ChatTemplate& chat_template,
                          std::string system, const GenerationOptions& options, std::vector<std::string> stops)
     : model_(model),
       tokenizer_(tokenizer),
@@ -21,7 +20,7 @@ ChatSession::ChatSession(const Model& model, const Tokenizer& tokenizer, const s
       system_(std::move(system)),
       options_(options),
       stops_(std::move(stops)),
-      file_(model, tokenizer.vocab_size()),
+      codec_(model, tokenizer.vocab_size()),
       sampler_(options.sampling),
       context_(model.config()),
       state_(model.new_state()) {
@@ -40,13 +39,13 @@ std::vector<TokenId> ChatSession::turn_tokens(const std::string& user) const {
   if (!system_.empty()) messages.push_back({"system", system_});
   if (tokens_.empty()) {
     messages.push_back({"user", user});
-    return serve::render_chat(template_, messages, tokenizer_, true);
+    return render_chat(template_, messages, tokenizer_, true);
   }
   messages.push_back({"user", "hello"});
-  const std::vector<TokenId> before = serve::render_chat(template_, messages, tokenizer_, true);
+  const std::vector<TokenId> before = render_chat(template_, messages, tokenizer_, true);
   messages.push_back({"assistant", ""});
   messages.push_back({"user", user});
-  std::vector<TokenId> after = serve::render_chat(template_, messages, tokenizer_, true);
+  std::vector<TokenId> after = render_chat(template_, messages, tokenizer_, true);
   if (after.size() < before.size() || !std::equal(before.begin(), before.end(), after.begin()))
     throw Error("this chat template does not extend a conversation token by token with this model's tokenizer");
   after.erase(after.begin(), after.begin() + static_cast<std::ptrdiff_t>(before.size()));
@@ -72,7 +71,7 @@ ChatSession::Turn ChatSession::reply(const std::string& user, const std::functio
   tokens_.insert(tokens_.end(), turn.begin(), turn.end());
   context_.check(tokens_.size());
   TextStreamer streamer(tokenizer_);
-  serve::StopMatcher stops(stops_);
+  StopMatcher stops(stops_);
   for (int i = 0; i < options_.max_new_tokens; ++i) {
     const TokenId next = sampler_.sample(logits, tokens_);
     const bool eos = is_one_of(next, options_.stop_ids);
@@ -94,10 +93,10 @@ void ChatSession::reset() {
   tokens_.clear();
 }
 
-void ChatSession::save(const std::filesystem::path& path) const { file_.write(path, state_, tokens_); }
+void ChatSession::save(const std::filesystem::path& path) const { codec_.save(path, {state_, tokens_, {}}); }
 
 void ChatSession::load(const std::filesystem::path& path) {
-  serve::StoredState s = file_.read(path, "/load");
+  SavedState s = load_state_file(codec_, path, "/load");
   state_ = std::move(s.state);
   tokens_ = std::move(s.tokens);
 }

@@ -9,12 +9,12 @@
 #include <vector>
 
 #include "commands.h"
-#include "serve/chat_template.h"
-#include "serve/stop_strings.h"
-#include "state_file.h"
+#include "supra/chat_template.h"
+#include "supra/stop_strings.h"
 #include "supra/generate.h"
 #include "supra/model.h"
 #include "supra/sampler.h"
+#include "supra/state_file.h"
 #include "supra/tokenizer.h"
 
 namespace supra::cli {
@@ -22,7 +22,7 @@ namespace supra::cli {
 class ChatSession {
  public:
   // Throws supra::Error when the template cannot be continued turn by turn with this tokenizer.
-  ChatSession(const Model& model, const Tokenizer& tokenizer, const serve::ChatTemplate& chat_template,
+  ChatSession(const Model& model, const Tokenizer& tokenizer, const ChatTemplate& chat_template,
               std::string system, const GenerationOptions& options, std::vector<std::string> stops);
 
   // Feeds the user's message, then generates the reply, passing its text to `out` as it comes;
@@ -48,11 +48,11 @@ class ChatSession {
 
   const Model& model_;
   const Tokenizer& tokenizer_;
-  const serve::ChatTemplate& template_;
+  const ChatTemplate& template_;
   std::string system_;
   GenerationOptions options_;
   std::vector<std::string> stops_;
-  StateFile file_;
+  StateCodec codec_;
   Sampler sampler_;
   ContextWarning context_;
   State state_;

@@ -8,12 +8,11 @@
 #include <set>
 #include <sstream>
 
-#include "bench/bench.h"
 #include "commands.h"
-#include "model/synthetic.h"
-#include "model/model_internals.h"
+#include "supra/bench.h"
 #include "supra/checkpoint.h"
 #include "supra/error.h"
+#include "supra/quantize.h"
 
 namespace supra::cli {
 namespace {
@@ -51,20 +50,6 @@ std::vector<std::int64_t> parse_list(const std::string& flag, const std::string&
   if (text.ends_with(','))  // getline drops the empty last item
     throw Error(flag + " must be a comma-separated list of " + kind + " integers, got \"" + text + "\"");
   return values;
-}
-
-// The stored types of a loaded model's matrices, joined ("bf16", "q4+f32", ...).
-std::string matrix_types(const Weights& w) {
-  std::set<std::string> names;
-  auto add = [&](const kernels::Matrix& m) {
-    if (!m.empty()) names.insert(std::string(dtype_name(m.dtype)));
-  };
-  add(w.output);
-  for (const auto& l : w.layers)
-    for (const kernels::Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) add(*m);
-  std::string joined;
-  for (const auto& n : names) joined += (joined.empty() ? "" : "+") + n;
-  return joined;
 }
 
 void print_table(const bench::Result& r, double setup_s) {
@@ -196,10 +181,7 @@ void run(Flags& f) {
   bench::Result r;
   if (!f.synthetic.empty()) {
     const DType dtype = weight_type("--dtype", f.dtype);
-    auto synthetic = std::make_shared<SyntheticModel>(make_synthetic(synthetic_config(f.synthetic), dtype,
-                                                                     SyntheticUse::Inference));
-    const Model model = ModelInternals::from_weights(synthetic->config, synthetic->weights, synthetic,
-                                                     "synthetic " + f.synthetic + " (" + f.dtype + ")");
+    const Model model = make_synthetic_model(f.synthetic, dtype);
     const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r = bench::run(model, f.options);
     r.shape = f.synthetic;
@@ -210,7 +192,7 @@ void run(Flags& f) {
     const double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r = bench::run(model, f.options);
     r.shape = f.model;
-    r.dtype = matrix_types(ModelInternals::weights(model));
+    r.dtype = bench::matrix_types(model);
     f.json ? print_json(r, setup_s) : (print_table(r, setup_s), print_profile(r));
   }
 }

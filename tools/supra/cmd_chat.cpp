@@ -60,7 +60,7 @@ bool run_command(const std::string& line, ChatSession& chat, bool& failed) {
 void run(const ChatFlags& f) {
   apply_threads(f.threads);
   const auto folder = model_folder(f.model);
-  const serve::ChatTemplate& chat_template = serve::find_chat_template(f.chat_template);
+  const ChatTemplate& chat_template = find_chat_template(f.chat_template);
   GenerationOptions options = apply_sampling_flags(f.sampling, load_generation_defaults(folder));
   const Tokenizer tokenizer = Tokenizer::load_folder(folder);
   const Model model = Model::load(folder);
@@ -104,7 +104,7 @@ void add_chat(CLI::App& app) {
   add_model_option(*cmd, flags->model);
   add_sampling_options(*cmd, flags->sampling);
   cmd->add_option("--chat-template", flags->chat_template,
-                  "template of the conversation: " + serve::chat_template_names() + " (default mistral, as supra serve)");
+                  "template of the conversation: " + chat_template_names() + " (default mistral, as supra serve)");
   cmd->add_option("--system", flags->system, "system message of the conversation");
   add_threads_option(*cmd, flags->threads);
   cmd->callback([flags] { run(*flags); });

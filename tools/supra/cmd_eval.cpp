@@ -9,8 +9,8 @@
 #include <memory>
 
 #include "commands.h"
-#include "eval/report.h"
-#include "eval/runner.h"
+#include "supra/eval_report.h"
+#include "supra/eval_run.h"
 #include "supra/error.h"
 #include "supra/eval.h"
 

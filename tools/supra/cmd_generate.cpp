@@ -5,8 +5,7 @@
 
 #include "commands.h"
 #include "sampling_flags.h"
-#include "serve/stop_strings.h"
-#include "state_file.h"
+#include "supra/stop_strings.h"
 #include "supra/error.h"
 #include "supra/generate.h"
 #include "supra/model.h"
@@ -26,9 +25,9 @@ struct GenerateFlags {
 
 // --prompt-cache FILE: the state after the previous prompt (docs/STATE_FORMAT.md); a missing
 // file is an empty cache.
-PromptCache load_prompt_cache(const StateFile& file, const std::filesystem::path& path, const Model& model) {
+PromptCache load_prompt_cache(const StateCodec& codec, const std::filesystem::path& path, const Model& model) {
   if (!std::filesystem::exists(path)) return PromptCache{model.new_state(), {}};
-  serve::StoredState s = file.read(path, "--prompt-cache");
+  SavedState s = load_state_file(codec, path, "--prompt-cache");
   return PromptCache{std::move(s.state), std::move(s.tokens)};
 }
 
@@ -52,27 +51,27 @@ void run(const GenerateFlags& f) {
 
   std::vector<TokenId> prompt = tokenizer.encode(text, true);
   if (prompt.empty()) prompt = {tokenizer.bos_id()};  // a model without add_bos still needs a start
-  std::optional<StateFile> cache_file;
+  std::optional<StateCodec> cache_codec;
   std::optional<PromptCache> cache;
   if (!f.prompt_cache.empty()) {
     if (*mode == Mode::Parallel) throw Error("--prompt-cache needs --mode recurrent or hybrid");
-    cache_file.emplace(model, tokenizer.vocab_size());
-    cache = load_prompt_cache(*cache_file, f.prompt_cache, model);
+    cache_codec.emplace(model, tokenizer.vocab_size());
+    cache = load_prompt_cache(*cache_codec, f.prompt_cache, model);
   }
   announce_sampling(f.sampling, options);
   ContextWarning context(model.config());
   context.check(prompt.size());
 
   TextStreamer streamer(tokenizer);
-  serve::StopMatcher stops(f.sampling.stop);  // on the continuation only, as the server does
+  StopMatcher stops(f.sampling.stop);  // on the continuation only, as the server does
   for (TokenId id : prompt) write(streamer.push(id));
   bool saved = false;
   std::size_t length = prompt.size();
   const GenerationResult r = generate(
       model, prompt, options,
       [&](TokenId id) {
-        if (cache_file && !saved) {  // the prompt's state, written before decoding goes on
-          cache_file->write(f.prompt_cache, cache->state, cache->tokens);
+        if (cache_codec && !saved) {  // the prompt's state, written before decoding goes on
+          cache_codec->save(f.prompt_cache, {cache->state, cache->tokens, {}});
           saved = true;
         }
         context.check(++length);
@@ -81,9 +80,9 @@ void run(const GenerateFlags& f) {
         return !stops.stopped();
       },
       cache ? &*cache : nullptr);
-  if (cache_file && !saved) cache_file->write(f.prompt_cache, cache->state, cache->tokens);
+  if (cache_codec && !saved) cache_codec->save(f.prompt_cache, {cache->state, cache->tokens, {}});
   write(stops.push(streamer.flush()) + stops.finish() + "\n");
-  if (cache_file)
+  if (cache_codec)
     std::fprintf(stderr, "[prompt cache %s: %zu of %zu prompt tokens reused]\n", f.prompt_cache.c_str(),
                  r.cached_prompt_tokens, prompt.size());
 

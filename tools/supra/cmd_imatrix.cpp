@@ -5,9 +5,9 @@
 #include <memory>
 
 #include "commands.h"
-#include "eval/perplexity.h"
-#include "model/importance.h"
 #include "supra/error.h"
+#include "supra/perplexity.h"
+#include "supra/quantize.h"
 
 namespace supra::cli {
 namespace {

@@ -1,8 +1,8 @@
 // supra logits: float32 logits [T, V] of a token sequence, written as a NumPy .npy file.
 #include "commands.h"
-#include "io/npy.h"
 #include "supra/error.h"
 #include "supra/model.h"
+#include "supra/npy.h"
 
 namespace supra::cli {
 namespace {

@@ -8,10 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "eval/perplexity.h"
 #include "supra/error.h"
-#include "train/token_dataset.h"
-#include "train/trainable_model.h"
+#include "supra/perplexity.h"
+#include "supra/train.h"
 
 namespace supra::cli {
 namespace {
@@ -57,40 +56,19 @@ void print_json(const eval::WindowedPerplexity& windowed, const eval::StreamedPe
   std::printf("%s\n", out.dump(2).c_str());
 }
 
-// Mean cross-entropy over the first sequences of the shards' packed chunks (seq_len + 1 tokens,
-// every position scored from an empty state), the definition of the trainer's validation loss.
+// The trainer's validation loss on token shards (supra/train.h shard_loss).
 void run_shards(const PerplexityFlags& f) {
-  if (f.seq_len < 1) throw Error("--seq-len must be at least 1, got " + std::to_string(f.seq_len));
   if (f.max_sequences < 0) throw Error("--max-sequences must not be negative");
-  const train::TokenDataset data(std::vector<std::filesystem::path>(f.shards.begin(), f.shards.end()), f.seq_len);
-  const train::TrainableModel model = train::TrainableModel::load(model_folder(f.model));
-  if (data.vocab_size() > model.config().vocab_size)
-    throw Error("--shard: tokenized for a vocabulary of " + std::to_string(data.vocab_size()) +
-                " entries, the model has " + std::to_string(model.config().vocab_size));
-  std::uint64_t count = data.sequences();
-  if (f.max_sequences > 0) count = std::min<std::uint64_t>(count, static_cast<std::uint64_t>(f.max_sequences));
-  if (count == 0) throw Error("--shard: fewer tokens than one sequence of --seq-len + 1");
-  const std::int64_t T = f.seq_len, rows = 8;
-  std::vector<TokenId> tokens;
-  double ce_sum = 0, positions = 0;
-  for (std::uint64_t i = 0; i < count; i += rows) {
-    const auto b = static_cast<std::int64_t>(std::min<std::uint64_t>(rows, count - i));
-    tokens.resize(static_cast<std::size_t>(b * (T + 1)));
-    for (std::int64_t r = 0; r < b; ++r)
-      data.read_sequence(i + static_cast<std::uint64_t>(r), std::span(tokens).subspan(static_cast<std::size_t>(r * (T + 1)),
-                                                                                      static_cast<std::size_t>(T + 1)));
-    const train::LossTerms lt = model.loss(tokens, b, T, 0.0);
-    ce_sum += lt.ce * static_cast<double>(lt.positions);
-    positions += static_cast<double>(lt.positions);
-  }
-  const double ce = ce_sum / positions;
+  const train::ShardLoss loss = train::shard_loss(model_folder(f.model), {f.shards.begin(), f.shards.end()}, f.seq_len,
+                                                  static_cast<std::uint64_t>(f.max_sequences));
+  const double ce = loss.cross_entropy;
   if (f.json) {
-    const nlohmann::json out = {{"sequences", count}, {"seq_len", T}, {"scored_tokens", positions},
-                                {"cross_entropy", ce}, {"perplexity", std::exp(ce)}};
+    const nlohmann::json out = {{"sequences", loss.sequences}, {"seq_len", loss.seq_len},
+                                {"scored_tokens", loss.scored_tokens}, {"cross_entropy", ce}, {"perplexity", std::exp(ce)}};
     std::printf("%s\n", out.dump(2).c_str());
   } else {
-    std::printf("%llu sequences of %lld tokens: cross-entropy %.6f, PPL = %.4f\n", static_cast<unsigned long long>(count),
-                static_cast<long long>(T), ce, std::exp(ce));
+    std::printf("%llu sequences of %lld tokens: cross-entropy %.6f, PPL = %.4f\n",
+                static_cast<unsigned long long>(loss.sequences), static_cast<long long>(loss.seq_len), ce, std::exp(ce));
   }
 }
 

@@ -5,9 +5,8 @@
 #include <memory>
 
 #include "commands.h"
-#include "model/quantize.h"
-#include "model/synthetic.h"
 #include "supra/error.h"
+#include "supra/quantize.h"
 
 namespace supra::cli {
 namespace {

@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "commands.h"
-#include "serve/chat_template.h"
-#include "serve/server.h"
+#include "supra/chat_template.h"
+#include "supra/serve.h"
 #include "supra/error.h"
 
 namespace supra::cli {
@@ -126,7 +126,7 @@ void add_serve(CLI::App& app) {
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--max-tokens", o.max_tokens, "largest max_tokens accepted (default 4096)")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--chat-template", o.chat_template,
-                  "template of /v1/chat/completions: " + serve::chat_template_names() + " (default mistral)");
+                  "template of /v1/chat/completions: " + chat_template_names() + " (default mistral)");
   add_threads_option(*cmd, flags->threads);
   cmd->callback([flags] { run(*flags); });
 }

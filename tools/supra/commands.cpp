@@ -33,6 +33,14 @@ std::string prompt_text(const PromptFlags& flags) {
   return flags.file.empty() ? flags.text : read_text_file("-f", flags.file);
 }
 
+SavedState load_state_file(const StateCodec& codec, const std::filesystem::path& path, const std::string& what) {
+  try {
+    return codec.load(path);
+  } catch (const Error& e) {
+    throw Error(what + " " + e.what());
+  }
+}
+
 std::vector<TokenId> parse_ids(const std::string& flag, const std::string& text) {
   std::vector<TokenId> ids;
   std::size_t at = 0;

@@ -9,10 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "model/op_profile.h"
-#include "model/weights.h"
 #include "supra/config.h"
 #include "supra/model.h"
+#include "supra/op_profile.h"
 
 namespace supra::bench {
 
@@ -62,7 +61,7 @@ struct Result {
   std::int64_t prefill_tokens = 0, decode_tokens = 0;
   double prefill_tok_s = 0;
   std::vector<std::pair<std::int64_t, double>> decode_tok_s;  // depth → tokens/s
-  std::uint64_t weight_bytes_per_token = 0;
+  std::uint64_t weight_bytes_per_token = 0;  // every layer matrix, the output matrix, one embedding row
   Bandwidth read_bandwidth;
   double decode_bandwidth_fraction = 0;  // at the first depth, of the probe's median
   std::uint64_t peak_rss_bytes = 0;  // while the model ran: the bandwidth probe's buffer excluded
@@ -71,9 +70,8 @@ struct Result {
   std::vector<DecodeProfile> profiles;    // with Options::profile: the first depth's decodes
 };
 
-// Bytes of weights one decoded token reads: every layer matrix, the output matrix and one
-// embedding row.
-std::uint64_t weight_bytes_per_token(const Weights& w);
+// The stored types of a model's matrices, joined ("bf16", "q4+f32", ...).
+std::string matrix_types(const Model& model);
 
 // A streaming read of a buffer far larger than the caches, on `threads` threads (0: OpenMP's
 // default) pinned one per CPU for the probe: 10 timed passes after a warm-up, their median and

@@ -1,11 +1,10 @@
-#include "serve/chat_template.h"
+#include "supra/chat_template.h"
 
 #include <span>
 
-#include "serve/api_error.h"
 #include "supra/error.h"
 
-namespace supra::serve {
+namespace supra {
 namespace {
 
 // A checked conversation: `system` (empty when there is none) and the turns after it, user
@@ -131,13 +130,13 @@ std::vector<TokenId> render_chat(const ChatTemplate& tmpl, const std::vector<Cha
     chat.system = messages[0].content;
     chat.turns = chat.turns.subspan(1);
   }
-  if (chat.turns.empty()) throw bad_param("messages", "messages must contain at least one user message");
+  if (chat.turns.empty()) throw InvalidChat("messages must contain at least one user message");
   const std::size_t first = messages.size() - chat.turns.size();
   for (std::size_t i = 0; i < chat.turns.size(); ++i) {
     const char* expected = i % 2 == 0 ? "user" : "assistant";
     if (chat.turns[i].role != expected)
-      throw bad_param("messages", "messages[" + std::to_string(first + i) + "] must have role \"" + expected +
-                                      "\": after an optional system message, user and assistant alternate");
+      throw InvalidChat("messages[" + std::to_string(first + i) + "] must have role \"" + expected +
+                        "\": after an optional system message, user and assistant alternate");
   }
   chat.prefill = messages.back().role == "assistant";
 
@@ -147,4 +146,4 @@ std::vector<TokenId> render_chat(const ChatTemplate& tmpl, const std::vector<Cha
   return out.ids;
 }
 
-}  // namespace supra::serve
+}  // namespace supra

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "eval/metrics.h"
+#include "supra/eval_metrics.h"
 #include "supra/eval.h"
 
 namespace supra::eval {

@@ -1,5 +1,5 @@
 // Chat templates: messages -> prompt token ids. The built-in templates, chosen by name once at
-// startup (`supra serve --chat-template NAME`, like llama.cpp's named templates):
+// startup (`supra serve --chat-template NAME` and `supra chat`, like llama.cpp's named templates):
 //
 //   mistral  <s>[INST] {system}\n\n{user} [/INST]{assistant}</s>[INST] {user} [/INST]   (default:
 //            the format of the Mistral models SUPRA is up-trained from; no system role, so the
@@ -23,9 +23,10 @@
 #include <string_view>
 #include <vector>
 
+#include "supra/error.h"
 #include "supra/tokenizer.h"
 
-namespace supra::serve {
+namespace supra {
 
 struct ChatMessage {
   std::string role;  // "system" | "user" | "assistant"
@@ -39,9 +40,15 @@ const ChatTemplate& find_chat_template(std::string_view name);
 // "mistral, llama2, chatml, zephyr, raw", for help texts.
 std::string chat_template_names();
 
-// Throws ApiError (400, param "messages") when the roles do not follow the pattern above.
+// A conversation whose roles do not follow the pattern above (the server answers it with a 400).
+class InvalidChat : public Error {
+ public:
+  using Error::Error;
+};
+
+// Throws InvalidChat when the roles do not follow the pattern above.
 // `with_bos` is false when the conversation continues a stored state.
 std::vector<TokenId> render_chat(const ChatTemplate& tmpl, const std::vector<ChatMessage>& messages,
                                  const Tokenizer& tokenizer, bool with_bos);
 
-}  // namespace supra::serve
+}  // namespace supra

@@ -1,4 +1,4 @@
-// Synthetic models (model/synthetic.h): every named shape is a valid config, the weights have
+// Synthetic models (convert/synthetic.h, supra/quantize.h): every named shape is a valid config, the weights have
 // the config's shapes in the asked dtype, are deterministic per seed and bounded, and run
 // through the Transformer with parallel and recurrent paths agreeing; written as a model
 // folder (`supra quantize --synthetic`) they load back as the same model.
@@ -11,11 +11,13 @@
 
 #include "io/gguf.h"
 #include "kernels/kernels.h"
-#include "model/quantize.h"
-#include "model/synthetic.h"
+#include "convert/quantize.h"
+#include "convert/synthetic.h"
 #include "model/transformer.h"
 #include "supra/checkpoint.h"
 #include "supra/error.h"
+#include "supra/model.h"
+#include "supra/quantize.h"
 #include "test_support.h"
 
 namespace supra {
@@ -127,6 +129,23 @@ TEST(Synthetic, WrittenFolderLoadsAsTheSameModel) {
   EXPECT_THROW(write_synthetic_model("tiny", dir.path() / std::string(dtype_name(DType::BF16)), DType::BF16), Error);
   EXPECT_THROW(write_synthetic_model("no-such-shape", dir.path() / "x", DType::BF16), Error);
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "x"));
+}
+
+// The public way to a synthetic model in memory is the model the written folder loads as.
+TEST(Synthetic, InMemoryModelEqualsTheWrittenFolder) {
+  test::TempDir dir;
+  for (DType dtype : {DType::BF16, DType::Q4_0}) {
+    const std::filesystem::path out = dir.path() / std::string(dtype_name(dtype));
+    write_synthetic_model("tiny", out, dtype);
+    const Model loaded = Model::load(out);
+    const Model made = make_synthetic_model("tiny", dtype);
+    EXPECT_EQ(made.config().summary(), loaded.config().summary());
+    EXPECT_NE(made.weights_description().find("synthetic tiny"), std::string::npos) << made.weights_description();
+    const std::vector<TokenId> ids = {1, 7, 42, 9};
+    State a = made.new_state(), b = loaded.new_state();
+    EXPECT_EQ(made.forward(ids, a, Mode::Recurrent), loaded.forward(ids, b, Mode::Recurrent)) << dtype_name(dtype);
+  }
+  EXPECT_THROW(make_synthetic_model("no-such-shape", DType::BF16), Error);
 }
 
 TEST(SyntheticVocabulary, SpecialsBytesThenWords) {

@@ -1,6 +1,7 @@
-// Server: the OpenAI-compatible HTTP server of `supra serve` (docs/SERVE.md): loads a model
+// supra::serve::Server: the OpenAI-compatible HTTP server of `supra serve` (docs/SERVE.md): loads a model
 // folder, runs the scheduler thread, and answers HTTP on a pool of handler threads.
 #pragma once
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -8,9 +9,20 @@
 #include <string>
 #include <vector>
 
-#include "serve/connection_limits.h"
-
 namespace supra::serve {
+
+// What one HTTP client may hold of `supra serve` (docs/SERVE.md "Connections"), enforced by the
+// connection layer while it reads and writes.
+struct ConnectionLimits {
+  std::size_t max_connections = 256;                  // open at once; beyond: 503 and close
+  std::chrono::milliseconds idle_timeout{5000};       // wait for a (next) request on a connection
+  std::chrono::milliseconds header_timeout{10000};    // request line and headers, once started
+  std::size_t max_header_bytes = 64u << 10;           // request line and headers together
+  std::chrono::milliseconds body_grace{10000};        // a body may start slowly for this long...
+  std::size_t min_body_bytes_per_second = 64u << 10;  // ...then must average at least this
+  std::chrono::milliseconds write_timeout{5000};      // a client that does not read its answer
+};
+
 
 struct ServerOptions {
   std::string host = "127.0.0.1";  // loopback unless told otherwise
@@ -31,7 +43,7 @@ struct ServerOptions {
   std::size_t max_body_bytes = 1u << 20;            // body limit of every other endpoint
   std::size_t max_prompt_tokens = 4096;
   int max_tokens = 4096;
-  std::string chat_template = "mistral";  // a built-in template (serve/chat_template.h)
+  std::string chat_template = "mistral";  // a built-in template (supra/chat_template.h)
   int threads = 0;                        // compute threads of the scheduler; 0 = OpenMP's default
   ConnectionLimits connections;           // what one client may hold (connections, timeouts)
 };

@@ -1,10 +1,8 @@
 // OpProfile: where a forward pass spends its time, per kind of operation, for
-// `supra bench --profile`. The decoder stack times each operation when given a profile (one
-// steady_clock read on each side: negligible next to a matrix product) and does nothing
-// otherwise.
+// `supra bench --profile` (supra/bench.h). The decoder stack times each operation when given a
+// profile (model/op_timer.h) and does nothing otherwise.
 #pragma once
 #include <array>
-#include <chrono>
 #include <cstdint>
 #include <string_view>
 
@@ -37,28 +35,6 @@ struct OpProfile {
   Entry& operator[](Op op) { return entries[static_cast<std::size_t>(op)]; }
   const Entry& operator[](Op op) const { return entries[static_cast<std::size_t>(op)]; }
   double total_seconds() const;
-};
-
-// Adds the time from its construction to its destruction to profile[op] (nothing when profile
-// is null).
-class OpTimer {
- public:
-  OpTimer(OpProfile* profile, Op op) : profile_(profile), op_(op) {
-    if (profile_) start_ = std::chrono::steady_clock::now();
-  }
-  ~OpTimer() {
-    if (!profile_) return;
-    OpProfile::Entry& e = (*profile_)[op_];
-    e.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    ++e.calls;
-  }
-  OpTimer(const OpTimer&) = delete;
-  OpTimer& operator=(const OpTimer&) = delete;
-
- private:
-  OpProfile* profile_;
-  Op op_;
-  std::chrono::steady_clock::time_point start_;
 };
 
 }  // namespace supra

@@ -1,13 +1,14 @@
-#include "serve/state_format.h"
+#include "supra/state_file.h"
 
 #include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
 
-#include "serve/api_error.h"
+#include "io/atomic_file.h"
+#include "io/mapped_file.h"
 
-namespace supra::serve {
+namespace supra {
 namespace {
 
 static_assert(std::endian::native == std::endian::little, "the state format is little-endian");
@@ -19,7 +20,7 @@ constexpr std::uint32_t kVersion = 2;
 constexpr std::size_t kHeaderBytes = 40;
 constexpr std::size_t kLayerEntryBytes = 24;
 
-ApiError invalid(const std::string& why) { return ApiError(400, "invalid state file: " + why, "body", "invalid_state"); }
+InvalidStateFile invalid(const std::string& why) { return InvalidStateFile("invalid state file: " + why); }
 
 template <typename T>
 void put(std::string& out, T value) {
@@ -57,24 +58,6 @@ void require_finite(const std::vector<float>& v, std::uint32_t layer, const char
                     (std::isnan(v[i]) ? "nan" : "inf") + ") at element " + std::to_string(i));
 }
 
-}  // namespace
-
-StateShape measure_state_shape(const Model& model) {
-  StateShape shape;
-  shape.attention = model.config().attention;
-  shape.logits = static_cast<std::size_t>(model.config().vocab_size);
-  State s = model.new_state();
-  shape.layers = s.layers.size();
-  if (!s.layers.empty()) shape.matrix = s.layers[0].matrix.size();
-  if (shape.attention == AttentionKind::Softmax) {
-    const TokenId first = 0;
-    model.forward(std::span(&first, 1), s, Mode::Recurrent, LogitsWanted::None);
-    shape.key_width = s.layers[0].keys.size();
-    shape.value_width = s.layers[0].values.size();
-  }
-  return shape;
-}
-
 std::uint64_t model_fingerprint(const ModelConfig& config) {
   std::uint64_t h = 1469598103934665603ull;
   for (unsigned char c : config.summary()) {
@@ -99,11 +82,33 @@ std::uint32_t crc32(std::string_view bytes) {
   return c ^ 0xFFFFFFFFu;
 }
 
-std::string export_state(const StoredState& s, std::uint64_t fingerprint, const StateShape& shape) {
+std::uint32_t attention_code(AttentionKind kind) { return kind == AttentionKind::Linear ? 0 : 1; }
+
+}  // namespace
+
+StateCodec::StateCodec(const Model& model) : StateCodec(model, model.config().vocab_size) {}
+
+StateCodec::StateCodec(const Model& model, int vocab_size)
+    : attention_(model.config().attention),
+      logits_(static_cast<std::size_t>(model.config().vocab_size)),
+      fingerprint_(model_fingerprint(model.config())),
+      vocab_size_(vocab_size) {
+  State s = model.new_state();
+  layers_ = s.layers.size();
+  if (!s.layers.empty()) matrix_ = s.layers[0].matrix.size();
+  if (attention_ == AttentionKind::Softmax) {  // one token shows the widths of a KV cache row
+    const TokenId first = 0;
+    model.forward(std::span(&first, 1), s, Mode::Recurrent, LogitsWanted::None);
+    key_width_ = s.layers[0].keys.size();
+    value_width_ = s.layers[0].values.size();
+  }
+}
+
+std::string StateCodec::encode(const SavedState& s) const {
   std::string out(kMagic, sizeof(kMagic));
   put<std::uint32_t>(out, kVersion);
-  put<std::uint32_t>(out, shape.attention == AttentionKind::Linear ? 0 : 1);
-  put<std::uint64_t>(out, fingerprint);
+  put<std::uint32_t>(out, attention_code(attention_));
+  put<std::uint64_t>(out, fingerprint_);
   put<std::int64_t>(out, s.state.position);
   put<std::uint32_t>(out, static_cast<std::uint32_t>(s.state.layers.size()));
   put<std::uint32_t>(out, static_cast<std::uint32_t>(s.tokens.size()));
@@ -124,16 +129,15 @@ std::string export_state(const StoredState& s, std::uint64_t fingerprint, const 
   return out;
 }
 
-bool from_another_model(std::string_view bytes, std::uint64_t fingerprint, const StateShape& shape) {
+bool StateCodec::from_another_model(std::string_view bytes) const {
   if (bytes.size() < kHeaderBytes + 4 || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return false;
   const std::uint32_t version = get<std::uint32_t>(bytes, 8);
   if (version != 1 && version != kVersion) return false;
   if (crc32(bytes.substr(0, bytes.size() - 4)) != get<std::uint32_t>(bytes, bytes.size() - 4)) return false;
-  return get<std::uint32_t>(bytes, 12) != (shape.attention == AttentionKind::Linear ? 0u : 1u) ||
-         get<std::uint64_t>(bytes, 16) != fingerprint;
+  return get<std::uint32_t>(bytes, 12) != attention_code(attention_) || get<std::uint64_t>(bytes, 16) != fingerprint_;
 }
 
-StoredState import_state(std::string_view bytes, std::uint64_t fingerprint, const StateShape& shape, int vocab_size) {
+SavedState StateCodec::decode(std::string_view bytes) const {
   if (bytes.size() < kHeaderBytes + 4) throw invalid("shorter than the header");
   if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) throw invalid("bad magic (not a supra state)");
   const std::uint32_t version = get<std::uint32_t>(bytes, 8);
@@ -142,13 +146,13 @@ StoredState import_state(std::string_view bytes, std::uint64_t fingerprint, cons
   const std::string_view covered = bytes.substr(0, bytes.size() - 4);
   if (crc32(covered) != get<std::uint32_t>(bytes, bytes.size() - 4)) throw invalid("checksum mismatch");
   const std::uint32_t kind = get<std::uint32_t>(bytes, 12);
-  if (kind != (shape.attention == AttentionKind::Linear ? 0u : 1u)) throw invalid("attention kind differs from the model");
-  if (get<std::uint64_t>(bytes, 16) != fingerprint) throw invalid("model fingerprint differs (exported from another model)");
+  if (kind != attention_code(attention_)) throw invalid("attention kind differs from the model");
+  if (get<std::uint64_t>(bytes, 16) != fingerprint_) throw invalid("model fingerprint differs (exported from another model)");
   const auto position = get<std::int64_t>(bytes, 24);
   const std::uint32_t layers = get<std::uint32_t>(bytes, 32);
   const std::uint32_t n_tokens = get<std::uint32_t>(bytes, 36);
-  if (layers != shape.layers) throw invalid("layer count " + std::to_string(layers) + ", model has " +
-                                            std::to_string(shape.layers));
+  if (layers != layers_) throw invalid("layer count " + std::to_string(layers) + ", model has " +
+                                            std::to_string(layers_));
   // Every size is bounded by the body itself, so the arithmetic below cannot overflow.
   if (position < 0 || static_cast<std::uint64_t>(position) != n_tokens) throw invalid("position differs from token count");
   if (n_tokens > bytes.size()) throw invalid("token count exceeds the body");
@@ -161,9 +165,8 @@ StoredState import_state(std::string_view bytes, std::uint64_t fingerprint, cons
     const auto m = get<std::uint64_t>(bytes, at), k = get<std::uint64_t>(bytes, at + 8),
                v = get<std::uint64_t>(bytes, at + 16);
     const std::uint64_t p = n_tokens;
-    const bool ok = shape.attention == AttentionKind::Linear
-                        ? m == shape.matrix && k == 0 && v == 0
-                        : m == 0 && k == p * shape.key_width && v == p * shape.value_width;
+    const bool ok = attention_ == AttentionKind::Linear ? m == matrix_ && k == 0 && v == 0
+                                                        : m == 0 && k == p * key_width_ && v == p * value_width_;
     if (!ok) throw invalid("layer " + std::to_string(i) + " sizes do not match the model");
     floats += m + k + v;
   }
@@ -173,20 +176,20 @@ StoredState import_state(std::string_view bytes, std::uint64_t fingerprint, cons
   if (version >= 2) {
     if (logits_at + 4 + 4 > bytes.size()) throw invalid("body shorter than its layer table and logit count");
     n_logits = get<std::uint32_t>(bytes, logits_at);
-    if (n_logits != 0 && n_logits != shape.logits)
-      throw invalid("logit count " + std::to_string(n_logits) + ", the model has " + std::to_string(shape.logits));
+    if (n_logits != 0 && n_logits != logits_)
+      throw invalid("logit count " + std::to_string(n_logits) + ", the model has " + std::to_string(logits_));
   }
   const std::size_t expected = logits_at + (version >= 2 ? 4 + n_logits * sizeof(float) : 0) + 4;
   if (expected != bytes.size())
     throw invalid("body is " + std::to_string(bytes.size()) + " bytes, header describes " + std::to_string(expected));
 
-  StoredState s;
+  SavedState s;
   std::size_t offset = table_end;
   s.tokens.resize(n_tokens);
   for (auto& t : s.tokens) {
     t = get<std::int32_t>(bytes, offset);
     offset += sizeof(TokenId);
-    if (t < 0 || t >= vocab_size) throw invalid("token id " + std::to_string(t) + " out of range");
+    if (t < 0 || t >= vocab_size_) throw invalid("token id " + std::to_string(t) + " out of range");
   }
   s.state.position = position;
   s.state.layers.resize(layers);
@@ -209,4 +212,19 @@ StoredState import_state(std::string_view bytes, std::uint64_t fingerprint, cons
   return s;
 }
 
-}  // namespace supra::serve
+void StateCodec::save(const std::filesystem::path& path, const SavedState& s) const {
+  const std::string bytes = encode(s);
+  write_file_atomically(path, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
+}
+
+SavedState StateCodec::load(const std::filesystem::path& path) const {
+  const MappedFile file(path);  // its errors name the path
+  const auto mapped = file.bytes();
+  try {
+    return decode(std::string_view(reinterpret_cast<const char*>(mapped.data()), mapped.size()));
+  } catch (const InvalidStateFile& e) {
+    throw InvalidStateFile(path.string() + ": " + e.what());
+  }
+}
+
+}  // namespace supra

@@ -10,8 +10,8 @@
 
 #include "../io/expect_error.h"
 #include "io/gguf.h"
-#include "model/importance.h"
-#include "model/quantize.h"
+#include "supra/quantize.h"
+#include "convert/quantize.h"
 #include "supra/checkpoint.h"
 #include "supra/model.h"
 #include "supra/tokenizer.h"

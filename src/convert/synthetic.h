@@ -1,6 +1,6 @@
 // Synthetic models: the real shapes of known models (config only, no file) with random weights
 // in a chosen storage type, generated in memory in parallel. For benchmarks (`supra bench
-// --synthetic`): speed depends on the shapes and bytes, not on the values.
+// --synthetic`, `supra quantize --synthetic`): speed depends on the shapes and bytes, not on the values.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -10,13 +10,12 @@
 
 #include "model/weights.h"
 #include "supra/config.h"
+#include "supra/quantize.h"
 
 namespace supra {
 
-// Known shapes: "mistral-supra-7b" (spec §7.1), "mistral-7b" (its softmax teacher),
-// "supra-1b" / "llama-1b" (the TinyLlama-1.1B shape, SUPRA / softmax), "tiny" (tests).
-std::vector<std::string> synthetic_names();
-// Throws supra::Error naming the known shapes for an unknown name.
+// The config of one of synthetic_names() (supra/quantize.h); throws supra::Error naming the
+// known shapes for an unknown name.
 ModelConfig synthetic_config(std::string_view name);
 // The config.json text of a shape (what synthetic_config parses).
 std::string synthetic_config_json(std::string_view name);

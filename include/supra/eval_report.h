@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "eval/metrics.h"
-#include "eval/runner.h"
+#include "supra/eval_metrics.h"
+#include "supra/eval_run.h"
 
 namespace supra::eval {
 

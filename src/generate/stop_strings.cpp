@@ -1,8 +1,8 @@
-#include "serve/stop_strings.h"
+#include "supra/stop_strings.h"
 
 #include <algorithm>
 
-namespace supra::serve {
+namespace supra {
 
 std::string StopMatcher::push(const std::string& text) {
   if (stopped_) return {};
@@ -34,4 +34,4 @@ std::string StopMatcher::finish() {
   return out;
 }
 
-}  // namespace supra::serve
+}  // namespace supra

@@ -1,5 +1,5 @@
 // Collecting, writing and reading importance matrices (model/importance.h).
-#include "model/importance.h"
+#include "supra/quantize.h"
 
 #include <algorithm>
 #include <cmath>

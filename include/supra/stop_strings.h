@@ -1,11 +1,11 @@
-// StopMatcher: ends a completion at the first occurrence of any stop string, across token
-// boundaries. Text that could be the start of a stop string is held back until the next
-// token decides, so a streamed client never sees part of a stop string.
+// StopMatcher: ends a completion at the first occurrence of any stop string (OpenAI's `stop`,
+// `supra generate --stop`), across token boundaries. Text that could be the start of a stop
+// string is held back until the next token decides, so a streamed reader never sees part of one.
 #pragma once
 #include <string>
 #include <vector>
 
-namespace supra::serve {
+namespace supra {
 
 class StopMatcher {
  public:
@@ -23,4 +23,4 @@ class StopMatcher {
   bool stopped_ = false;
 };
 
-}  // namespace supra::serve
+}  // namespace supra

@@ -1,5 +1,5 @@
 // Quantizing a model folder into GGUF, one tensor at a time.
-#include "model/quantize.h"
+#include "convert/quantize.h"
 
 #include <cstring>
 #include <memory>
@@ -7,8 +7,8 @@
 #include "io/mapped_file.h"
 #include "io/model_folder.h"
 #include "kernels/quant.h"
-#include "model/importance.h"
-#include "model/synthetic.h"
+#include "supra/quantize.h"
+#include "convert/synthetic.h"
 #include "supra/checkpoint.h"
 #include "supra/error.h"
 

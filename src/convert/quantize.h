@@ -1,10 +1,11 @@
-// supra quantize: a model folder (any supported weights format) to a folder holding
-// model.gguf in the chosen weight type, config.json and the tokenizer files.
+// The GGUF writing behind quantize_model and write_synthetic_model (supra/quantize.h): which
+// type each tensor is stored in, and the streaming writer.
 #pragma once
 #include <filesystem>
 
 #include "model/gguf_layout.h"
-#include "model/importance.h"
+#include "model/weights.h"
+#include "supra/quantize.h"
 
 namespace supra {
 
@@ -21,19 +22,8 @@ DType storage_type(const GgufSlot& slot, DType matrix_type);
 void write_weights_gguf(Weights& w, const ModelConfig& config, const GgufMetadata& metadata, DType matrix_type,
                         const std::filesystem::path& gguf_path, const ImportanceMatrix* importance = nullptr);
 
-// Writes into a temporary folder beside `out_dir` and renames it: `out_dir` appears complete
-// or not at all. Throws supra::Error when out_dir exists. A non-empty `imatrix_path` names an
-// importance matrix (supra imatrix or llama.cpp's llama-imatrix, GGUF) to fit Q4_0 scales with.
-void quantize_model(const std::filesystem::path& model_dir, const std::filesystem::path& out_dir, DType matrix_type,
-                    const std::filesystem::path& imatrix_path = {});
-
 // The GGUF file alone (what quantize_model writes as model.gguf).
 void write_model_gguf(const std::filesystem::path& model_dir, const std::filesystem::path& gguf_path, DType matrix_type,
                       const std::filesystem::path& imatrix_path = {});
-
-// A model folder (config.json + model.gguf) of a synthetic shape (model/synthetic.h) with
-// random weights generated in `matrix_type` and a synthetic vocabulary: the same model for
-// supra and llama.cpp when no real weights of that size are at hand. Atomic like quantize_model.
-void write_synthetic_model(const std::string& shape, const std::filesystem::path& out_dir, DType matrix_type);
 
 }  // namespace supra

@@ -1,13 +1,14 @@
 // Synthetic models: configs of known shapes and random weights generated row-parallel with a
 // counter-based generator (each row's stream depends only on the seed, the matrix and the row,
 // so the result does not depend on the thread count).
-#include "model/synthetic.h"
+#include "convert/synthetic.h"
 
 #include <cmath>
 #include <cstring>
 
 #include "kernels/interleave.h"
 #include "model/gguf_layout.h"
+#include "model/model_internals.h"
 #include "supra/error.h"
 #include "supra/tensor.h"
 
@@ -191,6 +192,13 @@ SyntheticModel make_synthetic(const ModelConfig& c, DType dtype, SyntheticUse us
     if (p.has_alias) matrix_field(w, e.layer, p.alias) = mat;
   }
   return m;
+}
+
+Model make_synthetic_model(std::string_view shape, DType matrix_type, std::uint64_t seed) {
+  auto synthetic =
+      std::make_shared<SyntheticModel>(make_synthetic(synthetic_config(shape), matrix_type, SyntheticUse::Inference, seed));
+  return ModelInternals::from_weights(synthetic->config, synthetic->weights, synthetic,
+                                      "synthetic " + std::string(shape) + " (" + std::string(dtype_name(matrix_type)) + ")");
 }
 
 }  // namespace supra
