@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "eval/metrics.h"
+#include "supra/eval_metrics.h"
 #include "supra/error.h"
 
 namespace supra::eval {

@@ -11,7 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "eval/metrics.h"
+#include "supra/eval_metrics.h"
 #include "supra/error.h"
 #include "supra/eval.h"
 #include "evalref.h"
