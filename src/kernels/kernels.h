@@ -1,8 +1,10 @@
 // The kernel interface: free functions over plain arrays, outputs first, then inputs, then
 // sizes (llm.c order). Shapes are given in spec notation. Kernels know nothing about layers
-// or configs; the model composes them. These are the portable reference implementations
-// (OpenMP threads + loops the compiler vectorizes); faster per-ISA versions plug in behind
-// the same signatures.
+// or configs; the model composes them. Behind each signature the fastest path the CPU and the
+// shapes allow is chosen at run time: matmul() takes the oneDNN GEMM for many rows (gemm.h) and
+// the dispatched SIMD decode kernels for few (simd.h: Highway per x86 target, AVX-512 VNNI/BF16
+// intrinsics); the attention cores run on oneDNN tiles. The tests check every path against a
+// naive twin.
 #pragma once
 #include <cstdint>
 #include <span>
