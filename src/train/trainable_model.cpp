@@ -116,10 +116,22 @@ class Runner {
     }
   }
 
+  // Rotary (§3.5) of q [N, Hq·width] and k [N, Hk·width], every sequence from position 0, on
+  // the first `rotated` features of each head: `rope`, or `rope_backward` on their gradients.
+  template <typename Rope>
+  void rotate(Buffer& q, std::int64_t Hq, Buffer& k, std::int64_t Hk, std::int64_t width, std::int64_t rotated,
+              std::int64_t B, std::int64_t T, Rope rope) const {
+    if (!c_.rotary) return;
+    for (std::int64_t b = 0; b < B; ++b) {
+      rope(&q[b * T * Hq * width], T, Hq, width, rotated, 0, l_.inv_freq.data());
+      rope(&k[b * T * Hk * width], T, Hk, width, rotated, 0, l_.inv_freq.data());
+    }
+  }
+
   void linear_attention(LayerActs& a, const Layout::Layer& w, std::int64_t B, std::int64_t T) const;
   void linear_attention_back(Buffer& dz, const Buffer& dg, LayerActs& a, const Layout::Layer& w,
                              std::vector<float*>& g, std::int64_t B, std::int64_t T) const;
-  void softmax_attention(LayerActs& a, const Layout::Layer& w, std::int64_t B, std::int64_t T) const;
+  void softmax_attention(LayerActs& a, std::int64_t B, std::int64_t T) const;
   void softmax_attention_back(Buffer& dz, const Buffer& d_o, LayerActs& a, const Layout::Layer& w,
                               std::vector<float*>& g, std::int64_t B, std::int64_t T) const;
 
@@ -145,10 +157,13 @@ void Runner::forward(Activations& a, std::int64_t B, std::int64_t T) const {
     la.x_in = std::move(x);
     la.z = zeros(N * D);
     kernels::rmsnorm(la.z.data(), la.x_in.data(), vec(w.attn_norm), N, D, c_.norm_eps);
+    la.q = linear(la.z, w.wq, N);  // projections (§3.1)
+    la.k = linear(la.z, w.wk, N);
+    la.v = linear(la.z, w.wv, N);
     if (linear_attn)
       linear_attention(la, w, B, T);
     else
-      softmax_attention(la, w, B, T);
+      softmax_attention(la, B, T);
     la.h = linear(la.g, w.wo, N);
     add_into(la.h, la.x_in);
     la.z2 = zeros(N * D);
@@ -169,10 +184,7 @@ void Runner::forward(Activations& a, std::int64_t B, std::int64_t T) const {
 void Runner::linear_attention(LayerActs& a, const Layout::Layer& w, std::int64_t B, std::int64_t T) const {
   const std::int64_t N = B * T, H = c_.n_heads, Hkv = c_.n_kv_heads, dh = c_.head_dim, dqk = c_.qk_dim,
                      dv = c_.v_dim;
-  // Projections (§3.1), ReLU feature maps over all heads at once (§3.2).
-  a.q = linear(a.z, w.wq, N);
-  a.k = linear(a.z, w.wk, N);
-  a.v = linear(a.z, w.wv, N);
+  // ReLU feature maps over all heads at once (§3.2).
   a.qf = linear(a.q, w.feat_q, N);
   kernels::add_bias(a.qf.data(), vec(w.feat_q_bias), N, H * dqk);
   kernels::relu(a.qf.data(), N * H * dqk);
@@ -188,11 +200,7 @@ void Runner::linear_attention(LayerActs& a, const Layout::Layer& w, std::int64_t
     kernels::rmsnorm(a.qa.data(), a.qf.data(), vec(w.q_norm), N, H * dqk, c_.norm_eps);
     kernels::rmsnorm(a.ka.data(), a.kr.data(), vec(w.k_norm), N, H * dqk, c_.norm_eps);
   }
-  if (c_.rotary)
-    for (std::int64_t b = 0; b < B; ++b) {
-      kernels::rope(&a.qa[b * T * H * dqk], T, H, dqk, dh, 0, l_.inv_freq.data());
-      kernels::rope(&a.ka[b * T * H * dqk], T, H, dqk, dh, 0, l_.inv_freq.data());
-    }
+  rotate(a.qa, H, a.ka, H, dqk, dh, B, T, kernels::rope);
   // Decayed causal linear attention per (row, head) from a zero state (§3.7).
   const float scale = float(1.0 / std::sqrt(double(dqk)));
   a.o = zeros(N * H * dv);
@@ -209,16 +217,9 @@ void Runner::linear_attention(LayerActs& a, const Layout::Layer& w, std::int64_t
   kernels::group_norm(a.g.data(), a.o.data(), N, H, dv, kGroupNormEps);
 }
 
-void Runner::softmax_attention(LayerActs& a, const Layout::Layer& w, std::int64_t B, std::int64_t T) const {
+void Runner::softmax_attention(LayerActs& a, std::int64_t B, std::int64_t T) const {
   const std::int64_t N = B * T, H = c_.n_heads, Hkv = c_.n_kv_heads, d = c_.qk_dim, dv = c_.v_dim, r = H / Hkv;
-  a.q = linear(a.z, w.wq, N);
-  a.k = linear(a.z, w.wk, N);
-  a.v = linear(a.z, w.wv, N);
-  if (c_.rotary)
-    for (std::int64_t b = 0; b < B; ++b) {
-      kernels::rope(&a.q[b * T * H * d], T, H, d, d, 0, l_.inv_freq.data());
-      kernels::rope(&a.k[b * T * Hkv * d], T, Hkv, d, d, 0, l_.inv_freq.data());
-    }
+  rotate(a.q, H, a.k, Hkv, d, d, B, T, kernels::rope);
   const float scale = float(1.0 / std::sqrt(double(d)));
   a.o = zeros(N * H * dv);
 #pragma omp parallel for schedule(dynamic)
@@ -284,11 +285,7 @@ void Runner::linear_attention_back(Buffer& dz, const Buffer& dg, LayerActs& a, c
                                        H * dqk, &a.va[vo], H * dv, T, dqk, dv,
                                        -double(l_.slopes[static_cast<std::size_t>(h)]), scale);
   }
-  if (c_.rotary)
-    for (std::int64_t b = 0; b < B; ++b) {
-      kernels::rope_backward(&dqa[b * T * H * dqk], T, H, dqk, dh, 0, l_.inv_freq.data());
-      kernels::rope_backward(&dka[b * T * H * dqk], T, H, dqk, dh, 0, l_.inv_freq.data());
-    }
+  rotate(dqa, H, dka, H, dqk, dh, B, T, kernels::rope_backward);
   Buffer dqf = std::move(dqa), dkr = std::move(dka);
   if (c_.qk_norm) {
     Buffer dq_in = zeros(N * H * dqk), dk_in = zeros(N * H * dqk);
@@ -328,11 +325,7 @@ void Runner::softmax_attention_back(Buffer& dz, const Buffer& d_o, LayerActs& a,
                                           &a.q[row * H * d + h * d], H * d, &a.k[row * Hkv * d + kv * d], Hkv * d,
                                           &a.v[row * Hkv * dv + kv * dv], Hkv * dv, T, d, dv, scale);
   }
-  if (c_.rotary)
-    for (std::int64_t b = 0; b < B; ++b) {
-      kernels::rope_backward(&dq[b * T * H * d], T, H, d, d, 0, l_.inv_freq.data());
-      kernels::rope_backward(&dk[b * T * Hkv * d], T, Hkv, d, d, 0, l_.inv_freq.data());
-    }
+  rotate(dq, H, dk, Hkv, d, d, B, T, kernels::rope_backward);
   linear_back(dz, g, dq, a.z, w.wq, N);
   linear_back(dz, g, dk, a.z, w.wk, N);
   linear_back(dz, g, dvb, a.z, w.wv, N);
