@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (int endpoint = 0; endpoint < 3; ++endpoint) {
       try {
         if (endpoint == 0) supra::serve::parse_completion(body, tokenizer, limits);
-        if (endpoint == 1) supra::serve::parse_chat(body, tokenizer, limits, supra::serve::find_chat_template("mistral"));
+        if (endpoint == 1) supra::serve::parse_chat(body, tokenizer, limits, supra::find_chat_template("mistral"));
         if (endpoint == 2) supra::serve::parse_state_request(body, tokenizer, limits);
       } catch (const supra::serve::ApiError& e) {
         if (e.status() < 400 || e.status() >= 500) __builtin_trap();

@@ -14,7 +14,7 @@
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "io/zip_archive.h"
-#include "serve/state_format.h"
+#include "supra/state_file.h"
 #include "train/token_shard.h"
 
 namespace fs = std::filesystem;
@@ -206,9 +206,8 @@ int main(int argc, char** argv) {
 
   // An exported state of the shipped model after a few tokens.
   const Model model = Model::load(repo / "models" / "stories260K");
-  serve::StoredState stored{model.new_state(), {1, 403, 407}, {}};
+  SavedState stored{model.new_state(), {1, 403, 407}, {}};
   model.forward(stored.tokens, stored.state, Mode::Parallel, LogitsWanted::None);
-  write(out / "state_import" / "stories.state",
-        serve::export_state(stored, serve::model_fingerprint(model.config()), serve::measure_state_shape(model)));
+  write(out / "state_import" / "stories.state", StateCodec(model).encode(stored));
   return 0;
 }
