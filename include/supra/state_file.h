@@ -34,8 +34,8 @@ class InvalidStateFile : public Error {
 
 class StateCodec {
  public:
-  // Token ids in a state must be below `vocab_size` (the tokenizer's vocabulary when it is
-  // smaller than the model's); without it, below the model's vocabulary.
+  // Token ids in a state must be below `vocab_size` (the server and the CLI pass the
+  // tokenizer's vocabulary, the ids they can show as text); without it, below the model's.
   explicit StateCodec(const Model& model);
   StateCodec(const Model& model, int vocab_size);
 
@@ -48,8 +48,9 @@ class StateCodec {
 
   // Writes atomically (a temp file renamed over `path`: a crash leaves the old file or the new).
   void save(const std::filesystem::path& path, const SavedState& s) const;
-  // Throws Error "<path>: <reason>" when the file is unreadable; InvalidStateFile when it is not
-  // a state file of this model.
+  // Throws Error naming the path and the system's reason when the file is unreadable (io's
+  // "cannot open <path>: ..."); InvalidStateFile "<path>: invalid state file: <reason>" when it
+  // is not a state file of this model.
   SavedState load(const std::filesystem::path& path) const;
 
   // The model's identity in its files: a hash of its architecture (every config field).

@@ -134,9 +134,10 @@ void validate_options(const TrainOptions& options, int world_size);
 
 TrainSummary train(const TrainOptions& options, Communicator& comm);
 
-// The trainer's validation loss of a model folder on token shards (tokenize_corpus's format):
-// mean cross-entropy over their first `max_sequences` packed sequences (0: all) of seq_len + 1
-// tokens, every position scored from an empty state (`supra perplexity --shard`). Throws
+// The trainer's validation loss (at F32 precision) of a model folder on token shards
+// (tokenize_corpus's format): mean cross-entropy over their first `max_sequences` packed
+// sequences (0: all) of seq_len + 1 tokens, every position scored from an empty state
+// (`supra perplexity --shard`). Throws
 // supra::Error when the shards do not fit the model or hold less than one sequence.
 struct ShardLoss {
   std::uint64_t sequences = 0;

@@ -1,4 +1,4 @@
-// Collecting, writing and reading importance matrices (model/importance.h).
+// Collecting, writing and reading importance matrices (supra/quantize.h).
 #include "supra/quantize.h"
 
 #include <algorithm>

@@ -3,8 +3,8 @@
 // or configs; the model composes them. Behind each signature the fastest path the CPU and the
 // shapes allow is chosen at run time: matmul() takes the oneDNN GEMM for many rows (gemm.h) and
 // the dispatched SIMD decode kernels for few (simd.h: Highway per x86 target, AVX-512 VNNI/BF16
-// intrinsics); the attention cores run on oneDNN tiles. The tests check every path against a
-// naive twin.
+// intrinsics); the chunked attention blocks run on oneDNN tiles, the recurrent step on the
+// dispatched SIMD kernels. The tests check every path against a naive twin.
 #pragma once
 #include <cstdint>
 #include <span>

@@ -25,7 +25,7 @@ void quantize_row_q4_0(const float* x, std::int64_t n, std::byte* out);
 // rounding of d (its levels are candidate k = 0 … up to rounding mode); on stories260K it took
 // the q4 perplexity increase from +3.8% to +2.6% (docs/PERFORMANCE.md).
 // With `importance` ([n], positive: an importance matrix's E[a_j²] of each input column, see
-// model/importance.h) the fit minimises Σ_j E[a_j²]·(x_j − d·l_j)², the expected squared error
+// supra/quantize.h) the fit minimises Σ_j E[a_j²]·(x_j − d·l_j)², the expected squared error
 // of the row's output, instead (d = Σwxl / Σwl²); without it every element weighs 1 exactly as
 // before. (llama.cpp also multiplies by sqrt(σ² + x_j²); tried here, it moved the two
 // stories260K models' q4 perplexity erratically, from −7 to +8 points, so it is not used.)

@@ -16,7 +16,8 @@ struct LossSum {
 
 // Mean cross-entropy over the first `count` sequences of `range` (seq_len + 1 tokens each, every
 // position scored from an empty state), read `rows` at a time and split evenly over the ranks;
-// position-weighted, so neither the split nor `rows` changes the value.
+// position-weighted, so the split and `rows` change the value only by float rounding (the
+// products may sum in another order for another row count).
 LossSum validation_loss(const TrainableModel& model, const TokenDataset& data, SequenceRange range, std::uint64_t count,
                         std::int64_t rows, ComputePrecision precision, Communicator& comm);
 

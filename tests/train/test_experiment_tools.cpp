@@ -83,8 +83,8 @@ TEST(PerplexityShard, IsTheTrainersValidationLoss) {
   const auto got = nlohmann::json::parse(r.out);
   EXPECT_EQ(got["sequences"].get<int>(), 8);
   EXPECT_EQ(got["scored_tokens"].get<double>(), 8 * 40);
-  EXPECT_NEAR(got["cross_entropy"].get<double>(), *log.back().val_loss, 1e-9);
-  EXPECT_NEAR(got["perplexity"].get<double>(), std::exp(*log.back().val_loss), 1e-8);
+  EXPECT_NEAR(got["cross_entropy"].get<double>(), *log.back().val_loss, 1e-6);  // float rounding of other row counts
+  EXPECT_NEAR(got["perplexity"].get<double>(), std::exp(*log.back().val_loss), 1e-5);
 
   expect_cli_error(run_cli("perplexity -m " + q(golden("supra_gqa")) + " --shard " + q(shard) + " -f " + q(shard)),
                    "either -f/--file or --shard");

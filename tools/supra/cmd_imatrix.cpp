@@ -1,4 +1,4 @@
-// supra imatrix: the importance matrix of a model on a calibration text (model/importance.h),
+// supra imatrix: the importance matrix of a model on a calibration text (supra/quantize.h),
 // for `supra quantize --type q4 --imatrix`. Same flags and file as llama.cpp's llama-imatrix.
 #include <algorithm>
 #include <cstdio>

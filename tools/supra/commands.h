@@ -58,8 +58,8 @@ struct PromptFlags {
 void add_prompt_options(CLI::App& cmd, PromptFlags& target, const std::string& what);
 std::string prompt_text(const PromptFlags& flags);
 
-// A state file (docs/STATE_FORMAT.md) read for `what` (a flag or a chat command): errors read
-// "<what> <path>: <reason>".
+// A state file (docs/STATE_FORMAT.md) read for `what` (a flag or a chat command): errors are
+// StateCodec::load's, after `what` ("--prompt-cache cannot open <path>: ...").
 SavedState load_state_file(const StateCodec& codec, const std::filesystem::path& path, const std::string& what);
 
 // Token ids separated by commas and/or spaces ("1,5,9" or the output of `supra tokenize`);
