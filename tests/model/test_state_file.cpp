@@ -9,6 +9,7 @@
 
 #include "supra/model.h"
 #include "supra/state_file.h"
+#include "file_builders.h"
 #include "test_support.h"
 
 namespace supra {
@@ -30,15 +31,10 @@ std::string decode_error(const StateCodec& codec, const std::string& bytes) {
   return "";
 }
 
-// The CRC-32 (IEEE) the format ends with, recomputed after an edit so that only the edit is wrong.
+// The CRC-32 the format ends with, recomputed after an edit so that only the edit is wrong.
 void reseal(std::string& bytes) {
-  std::uint32_t c = 0xFFFFFFFFu;
-  for (std::size_t i = 0; i + 4 < bytes.size(); ++i) {
-    c ^= static_cast<unsigned char>(bytes[i]);
-    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-  }
-  c = ~c;
-  std::memcpy(bytes.data() + bytes.size() - 4, &c, 4);
+  const std::uint32_t crc = test::crc32(bytes.substr(0, bytes.size() - 4));
+  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
 }
 
 class StateFileTest : public ::testing::TestWithParam<const char*> {};

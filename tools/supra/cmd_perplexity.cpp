@@ -1,7 +1,6 @@
 // supra perplexity: token perplexity of a text file, llama.cpp's windowed way (comparable with
 // its numbers) and streamed through one recurrent state (no context limit); or of the packed
 // sequences of token shards, exactly as `supra train` computes its validation loss.
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
