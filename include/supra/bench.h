@@ -32,7 +32,7 @@ struct Options {
 
 // Where the timed decode steps of one measurement spent their time.
 struct DecodeProfile {
-  std::string label;  // "decode" (one sequence) or "batch N"
+  std::string label;  // "prefill" (steps: its prompt tokens), "decode" (one sequence) or "batch N"
   std::int64_t steps = 0;
   OpProfile ops;
 };
@@ -67,7 +67,7 @@ struct Result {
   std::uint64_t peak_rss_bytes = 0;  // while the model ran: the bandwidth probe's buffer excluded
   std::uint64_t state_bytes_at_max_depth = 0;
   std::vector<BatchDecode> batch_decode;  // depth-major, in the order of Options
-  std::vector<DecodeProfile> profiles;    // with Options::profile: the first depth's decodes
+  std::vector<DecodeProfile> profiles;    // with Options::profile: the prefill, the first depth's decodes
 };
 
 // The stored types of a model's matrices, joined ("bf16", "q4+f32", ...).

@@ -74,12 +74,8 @@ class Generator {
       std::uint64_t s = seed_ * 0x100000001B3ull ^ (id << 40) ^ static_cast<std::uint64_t>(r);
       fill_row(dtype, base + static_cast<std::size_t>(r) * row_bytes, cols, a, s);
     }
-    kernels::Matrix matrix{dtype, rows, cols, base};
-    if (interleave_ && kernels::interleavable(matrix)) {
-      kernels::interleave_q4_0(base, matrix);
-      matrix.interleaved = true;
-    }
-    return matrix;
+    const kernels::Matrix matrix{dtype, rows, cols, base};
+    return interleave_ ? kernels::lay_out_for_decode(base, matrix) : matrix;
   }
 
   std::vector<float> vector(std::int64_t n, float value) const { return std::vector<float>(static_cast<std::size_t>(n), value); }

@@ -32,7 +32,7 @@ struct SyntheticModel {
 // output_projection_type(dtype), as `supra quantize` stores it.
 // Deterministic for a seed. Throws supra::Error for other dtypes or block types on widths that
 // are not multiples of 32.
-// `Use::Inference` stores Q4_0 matrices interleaved for decode, as a loaded model runs them
+// `Use::Inference` stores Q8_0/Q4_0 matrices in the CPU's decode layout, as a loaded model runs them
 // (interleave_for_decode); `Use::File` keeps the file layout, for writing the model out.
 enum class SyntheticUse { File, Inference };
 SyntheticModel make_synthetic(const ModelConfig& config, DType dtype, SyntheticUse use = SyntheticUse::File,

@@ -5,6 +5,7 @@
 #include "kernels/backward.h"
 #include "kernels/group_stats.h"
 #include "kernels/kernels.h"
+#include "kernels/simd.h"
 
 namespace supra::kernels {
 
@@ -28,12 +29,7 @@ void group_norm(float* y, const float* x, std::int64_t T, std::int64_t H, std::i
   }
 }
 
-void silu_mul(float* out, const float* gate, const float* up, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
-}
+void silu_mul(float* out, const float* gate, const float* up, std::int64_t n) { simd::silu_mul(out, gate, up, n); }
 
 void repeat_kv_heads(float* dst, const float* src, std::int64_t T, std::int64_t Hkv, std::int64_t H, std::int64_t d) {
   const std::int64_t r = H / Hkv;

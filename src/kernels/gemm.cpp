@@ -127,23 +127,31 @@ void gemm(float* y, const float* x, const Matrix& w, std::int64_t T) {
       return;
     }
   }
+  // Whole groups of 16 rows per panel and per decode call: a Lanes16 group decodes in one pass.
   const std::int64_t panel_rows =
-      std::min(w.rows, std::max(kMinPanelRows, kPanelBytes / (K * std::int64_t{sizeof(float)})));
+      std::min(w.rows, std::max(kMinPanelRows, kPanelBytes / (K * std::int64_t{sizeof(float)})) / 16 * 16);
+  if (bf16) {
+    // Decoded straight to bf16 (F16 and block-quantized values lose at most bf16's rounding,
+    // 2⁻⁹ relative: what the activations lose too, and far below a 4- or 8-bit format's own
+    // error), in one pass: no float32 panel and rounding pass over it.
+    panel_bf16.resize(static_cast<std::size_t>(panel_rows * K));
+    for (std::int64_t r0 = 0; r0 < w.rows; r0 += panel_rows) {
+      const std::int64_t n = std::min(panel_rows, w.rows - r0);
+      std::uint16_t* const buf = panel_bf16.data();
+#pragma omp parallel for schedule(static)
+      for (std::int64_t r = r0; r < r0 + n; r += 16)
+        simd::decode_rows_bf16(buf + (r - r0) * K, w, r, std::min(r + 16, r0 + n));
+      matmul_primitive(y + r0, w.rows, x_bf16.data(), buf, DType::BF16, T, n, K);
+    }
+    return;
+  }
   panel.resize(static_cast<std::size_t>(panel_rows * K));
-  if (bf16) panel_bf16.resize(panel.size());
   float* const buf = panel.data();
   for (std::int64_t r0 = 0; r0 < w.rows; r0 += panel_rows) {
     const std::int64_t n = std::min(panel_rows, w.rows - r0);
 #pragma omp parallel for schedule(static)
     for (std::int64_t r = r0; r < r0 + n; ++r) simd::decode_rows(buf + (r - r0) * K, w, r, r + 1);
-    if (bf16) {
-      // F16 and block-quantized values lose at most bf16's rounding (2⁻⁹ relative): what the
-      // activations lose too, and far below a 4- or 8-bit format's own error.
-      round_to_bf16(panel_bf16.data(), buf, n * K);
-      matmul_primitive(y + r0, w.rows, x_bf16.data(), panel_bf16.data(), DType::BF16, T, n, K);
-    } else {
-      sgemm('N', 'T', T, n, K, 1.0f, x, K, buf, K, 0.0f, y + r0, w.rows);
-    }
+    sgemm('N', 'T', T, n, K, 1.0f, x, K, buf, K, 0.0f, y + r0, w.rows);
   }
 }
 

@@ -57,7 +57,9 @@ void matmul_rowwise(float* y, const float* x, const Matrix& w, std::int64_t T) {
   const std::int64_t items = (w.rows + kRowsPerItem - 1) / kRowsPerItem;
   // More rows than one pass takes go in even chunks: the item's weight rows, read from memory
   // by the first chunk, are still in cache for the others.
-  const std::int64_t passes = (T + kMaxDotRows - 1) / kMaxDotRows, chunk = (T + passes - 1) / passes;
+  // (Lanes16 matrices take every row in one call: their kernel tiles the rows by 8 itself.)
+  const std::int64_t max_rows = w.layout == Layout::Lanes16 ? T : kMaxDotRows;
+  const std::int64_t passes = (T + max_rows - 1) / max_rows, chunk = (T + passes - 1) / passes;
   const std::int64_t nblocks = w.cols / kQuantBlock;
   const auto item = [&](std::int64_t i) {
     const std::int64_t r0 = i * kRowsPerItem, r1 = std::min(w.rows, r0 + kRowsPerItem);

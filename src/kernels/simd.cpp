@@ -6,8 +6,10 @@
 // int8 blocks (AVX2: pmaddubsw on 32 int8 pairs; elsewhere int8 widened to int16 and pmaddwd),
 // one float multiply-add per 32-element block with the product of the two scales. Up to 4 activation rows share each
 // weight load, so a weight byte is read from memory once per call whatever T is.
-// On AVX3_DL (AVX-512 VNNI) the kernels of decode_avx512-inl.h take Q8_0, Q4_0 and (with
-// AVX512_BF16) BF16 weights: vpdpbusd / vdpbf16ps, all T rows against each weight block.
+// On AVX3_DL (AVX-512 VNNI) the kernels of decode_avx512-inl.h take Q8_0, Q4_0 (in the Lanes16
+// layout a loaded model has there) and, with AVX512_BF16, BF16 weights: vpdpbusd / vdpbf16ps,
+// all T rows against each weight block. Other targets read Lanes16 matrices through plain
+// copies of their rows (only tests that force a target meet them).
 //
 // Highway 1.0.3 compiles AVX3_DL only when asked: it is what AVX-512 VNNI/BF16 CPUs dispatch to.
 #ifndef HWY_WANT_AVX3_DL
@@ -17,6 +19,7 @@
 #define HWY_TARGET_INCLUDE "kernels/simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
+#include <hwy/contrib/math/math-inl.h>
 
 #include <algorithm>
 #include <cmath>
@@ -422,8 +425,19 @@ void DotRows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const 
 #else
   (void)prepared;
 #endif
+  if (w.layout == Layout::Lanes16) {  // not this target's layout: its rows as plain copies
+    thread_local std::vector<std::byte> rows;
+    thread_local std::vector<float> out;
+    const std::int64_t n = r1 - r0;
+    rows.resize(static_cast<std::size_t>(n) * w.row_bytes());
+    out.resize(static_cast<std::size_t>(n * T));
+    plain_rows(rows.data(), w, r0, r1);
+    DotRows(out.data(), Matrix{w.dtype, n, w.cols, rows.data()}, 0, n, x, xq, T, nullptr);
+    for (std::int64_t t = 0; t < T; ++t) std::copy_n(out.data() + t * n, n, y + t * w.rows + r0);
+    return;
+  }
 #if SUPRA_AVX2_KERNELS
-  if (xq && w.interleaved) {  // longer spans in tiles of 4 activation rows
+  if (xq && w.layout == Layout::Interleaved8) {  // longer spans in tiles of 4 activation rows
     const std::int64_t nblocks = w.cols / kQuantBlock;
     for (std::int64_t t0 = 0; t0 < T; t0 += kRowsPerPass) {
       float* yt = y + t0 * w.rows;
@@ -462,6 +476,14 @@ void DotRows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const 
   }
 }
 
+bool Lanes16Kernels() {
+#if SUPRA_AVX512_DOT_KERNELS
+  return cpu_has_avx512_vnni();
+#else
+  return false;
+#endif
+}
+
 bool DotRowsInBf16(DType weights) {
 #if SUPRA_AVX512_DOT_KERNELS
   return weights == DType::BF16 && bf16_dot_avx512();
@@ -496,16 +518,64 @@ void QuantizeActivations(QBlock* out, const float* x, std::int64_t T, std::int64
     }
 }
 
-void DecodeRows(float* out, const Matrix& w, std::int64_t r0, std::int64_t r1) {
+// The 32 codes of a Q4_0 block as signed values (element i < 16 in byte i's low nibble, i ≥ 16 in
+// byte i − 16's high nibble, both stored as q + 8).
+HWY_INLINE void unpack_q4_0(const std::uint8_t* bytes, std::int8_t* out) {
+  const hn::CappedTag<std::uint8_t, 16> du8;
+  const hn::RebindToSigned<decltype(du8)> di8;
+  const std::int64_t N = static_cast<std::int64_t>(hn::Lanes(du8));
+  const auto low4 = hn::Set(du8, 15);
+  const auto eight = hn::Set(di8, 8);
+  for (std::int64_t i = 0; i < 16; i += N) {
+    const auto v = hn::LoadU(du8, bytes + i);
+    hn::StoreU(hn::Sub(hn::BitCast(di8, hn::And(v, low4)), eight), di8, out + i);
+    hn::StoreU(hn::Sub(hn::BitCast(di8, hn::ShiftRight<4>(v)), eight), di8, out + 16 + i);
+  }
+}
+
+// Stores float lanes as float32, or rounded to bf16 (nearest even, as vcvtneps2bf16 and oneDNN's
+// reorder round finite values).
+template <class DF>
+HWY_INLINE void store_decoded(hn::Vec<DF> v, DF df, float* out) {
+  hn::StoreU(v, df, out);
+}
+template <class DF>
+HWY_INLINE void store_decoded(hn::Vec<DF> v, DF /*df*/, std::uint16_t* out) {
+  const hn::RebindToUnsigned<DF> du32;
+  const hn::RebindToSigned<DF> di32;
+  const hn::Rebind<std::uint16_t, DF> du16;
+  const auto bits = hn::BitCast(du32, v);
+  const auto bias = hn::Add(hn::Set(du32, 0x7FFF), hn::And(hn::ShiftRight<16>(bits), hn::Set(du32, 1)));
+  hn::StoreU(hn::DemoteTo(du16, hn::BitCast(di32, hn::ShiftRight<16>(hn::Add(bits, bias)))), du16, out);
+}
+HWY_INLINE void store_decoded_scalar(float v, float* out) { *out = v; }
+HWY_INLINE void store_decoded_scalar(float v, std::uint16_t* out) { *out = f32_to_bf16(v); }
+
+// Rows [r0, r1) of w as float32 or bf16 values (Out = float or std::uint16_t), row-major.
+template <class Out>
+void decode_rows_to(Out* out, const Matrix& w, std::int64_t r0, std::int64_t r1) {
   const hn::ScalableTag<float> df;
+  const hn::Rebind<std::int8_t, decltype(df)> di8;
+  const hn::RebindToSigned<decltype(df)> di32;
   const std::int64_t N = static_cast<std::int64_t>(hn::Lanes(df)), cols = w.cols;
+  thread_local std::vector<std::byte> plain;  // a Lanes16 row as a plain one (grown once)
   for (std::int64_t r = r0; r < r1; ++r) {
     const std::byte* row = w.data + static_cast<std::size_t>(r) * w.row_bytes();
-    float* o = out + (r - r0) * cols;
+    Out* o = out + (r - r0) * cols;
+    BlockRow blocks{};
+    if (is_block_quantized(w.dtype)) {
+      if (w.layout == Layout::Lanes16 && r < grouped_rows(w)) {
+        plain.resize(w.row_bytes());
+        plain_rows(plain.data(), w, r, r + 1);
+        blocks = block_row(Matrix{w.dtype, 1, w.cols, plain.data()}, 0);
+      } else {
+        blocks = block_row(w, r);
+      }
+    }
     auto widen = [&](const auto* src) {
       std::int64_t c = 0;
-      for (; c + N <= cols; c += N) hn::StoreU(load_f32(df, src + c), df, o + c);
-      for (; c < cols; ++c) o[c] = scalar_f32(src[c]);
+      for (; c + N <= cols; c += N) store_decoded(load_f32(df, src + c), df, o + c);
+      for (; c < cols; ++c) store_decoded_scalar(scalar_f32(src[c]), o + c);
     };
     switch (w.dtype) {
       case DType::F32: widen(reinterpret_cast<const float*>(row)); break;
@@ -514,16 +584,18 @@ void DecodeRows(float* out, const Matrix& w, std::int64_t r0, std::int64_t r1) {
       case DType::Q8_0:
       case DType::Q4_0: {
         const bool q4 = w.dtype == DType::Q4_0;
-        const BlockRow blocks = block_row(w, r);
+        HWY_ALIGN std::int8_t unpacked[kQuantBlock];
         for (std::int64_t b = 0; b < cols / kQuantBlock; ++b) {
-          const float d = block_scale(blocks.scales + static_cast<std::size_t>(b) * blocks.stride);
+          const auto d = hn::Set(df, block_scale(blocks.scales + static_cast<std::size_t>(b) * blocks.stride));
           const auto* bytes = reinterpret_cast<const std::uint8_t*>(blocks.codes + static_cast<std::size_t>(b) * blocks.stride);
-          float* ob = o + b * kQuantBlock;
-          for (std::int64_t i = 0; i < kQuantBlock; ++i) {
-            const int v = q4 ? (i < 16 ? (bytes[i] & 15) : (bytes[i - 16] >> 4)) - 8
-                             : static_cast<std::int8_t>(bytes[i]);
-            ob[i] = d * static_cast<float>(v);
+          const std::int8_t* codes = reinterpret_cast<const std::int8_t*>(bytes);
+          if (q4) {
+            unpack_q4_0(bytes, unpacked);
+            codes = unpacked;
           }
+          for (std::int64_t i = 0; i < kQuantBlock; i += N)
+            store_decoded(hn::Mul(d, hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(di8, codes + i)))), df,
+                          o + b * kQuantBlock + i);
         }
         break;
       }
@@ -531,6 +603,29 @@ void DecodeRows(float* out, const Matrix& w, std::int64_t r0, std::int64_t r1) {
         throw Error("matmul: unsupported weight type " + std::string(dtype_name(w.dtype)));
     }
   }
+}
+
+void DecodeRows(float* out, const Matrix& w, std::int64_t r0, std::int64_t r1) { decode_rows_to(out, w, r0, r1); }
+void DecodeRowsBf16(std::uint16_t* out, const Matrix& w, std::int64_t r0, std::int64_t r1) {
+#if SUPRA_AVX512_DOT_KERNELS
+  if (decode_group_bf16_avx512(out, w, r0, r1)) return;
+#endif
+  decode_rows_to(out, w, r0, r1);
+}
+
+void SiluMul(float* out, const float* gate, const float* up, std::int64_t n) {
+  const hn::ScalableTag<float> df;
+  const std::int64_t N = static_cast<std::int64_t>(hn::Lanes(df));
+  // exp(−g) for g < −88 is past float's range (Highway's Exp is valid up to 104 only); the
+  // result there, g·e^g, is 0 to float precision either way.
+  const auto one = hn::Set(df, 1.0f), limit = hn::Set(df, 88.0f);
+  std::int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto g = hn::LoadU(df, gate + i);
+    const auto e = hn::Exp(df, hn::Min(hn::Neg(g), limit));
+    hn::StoreU(hn::Mul(hn::Div(g, hn::Add(one, e)), hn::LoadU(df, up + i)), df, out + i);
+  }
+  for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
 void LinearAttentionStep(float* o, float* S, const float* q, const float* k, const float* v, std::int64_t dqk,
@@ -584,9 +679,12 @@ HWY_EXPORT(DotRows);
 HWY_EXPORT(PreparedRowBytes);
 HWY_EXPORT(PrepareRows);
 HWY_EXPORT(DotRowsInBf16);
+HWY_EXPORT(Lanes16Kernels);
 HWY_EXPORT(QuantizeActivations);
 HWY_EXPORT(DecodeRows);
+HWY_EXPORT(DecodeRowsBf16);
 HWY_EXPORT(LinearAttentionStep);
+HWY_EXPORT(SiluMul);
 HWY_EXPORT(SumWords);
 
 std::uint64_t sum_words(const std::uint64_t* p, std::size_t n) { return HWY_DYNAMIC_DISPATCH(SumWords)(p, n); }
@@ -608,12 +706,22 @@ void dot_rows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const
 
 bool dot_rows_in_bf16(DType weights) { return HWY_DYNAMIC_DISPATCH(DotRowsInBf16)(weights); }
 
+bool lanes16_kernels() { return HWY_DYNAMIC_DISPATCH(Lanes16Kernels)(); }
+
 void quantize_activations(QBlock* out, const float* x, std::int64_t T, std::int64_t cols) {
   HWY_DYNAMIC_DISPATCH(QuantizeActivations)(out, x, T, cols);
 }
 
 void decode_rows(float* out, const Matrix& w, std::int64_t r0, std::int64_t r1) {
   HWY_DYNAMIC_DISPATCH(DecodeRows)(out, w, r0, r1);
+}
+
+void decode_rows_bf16(std::uint16_t* out, const Matrix& w, std::int64_t r0, std::int64_t r1) {
+  HWY_DYNAMIC_DISPATCH(DecodeRowsBf16)(out, w, r0, r1);
+}
+
+void silu_mul(float* out, const float* gate, const float* up, std::int64_t n) {
+  HWY_DYNAMIC_DISPATCH(SiluMul)(out, gate, up, n);
 }
 
 void linear_attention_step(float* o, float* S, const float* q, const float* k, const float* v, std::int64_t dqk,

@@ -50,8 +50,19 @@ void dot_rows(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const
 // with AVX512_BF16 (vdpbf16ps, the AVX3_DL target), as gemm() does from kGemmMinTokens on.
 bool dot_rows_in_bf16(DType weights);
 
+// Whether the current target's kernels read Q8_0/Q4_0 weights in the Lanes16 layout
+// (interleave.h): AVX-512 VNNI CPUs. Other targets take Lanes16 matrices too, through plain
+// copies of their rows (slow: for tests that force a target on such a CPU).
+bool lanes16_kernels();
+
 // Decodes rows [r0, r1) of w into out[(r1 - r0), w.cols] as float32 (any weight dtype).
 void decode_rows(float* out, const Matrix& w, std::int64_t r0, std::int64_t r1);
+// The same rows rounded to bf16 (nearest even): the panels of gemm()'s bf16 matmul, made in one
+// pass instead of a float32 panel and a rounding pass over it.
+void decode_rows_bf16(std::uint16_t* out, const Matrix& w, std::int64_t r0, std::int64_t r1);
+
+// out[i] = silu(gate[i]) · up[i] (see kernels::silu_mul), vectorized with Highway's Exp (1 ULP).
+void silu_mul(float* out, const float* gate, const float* up, std::int64_t n);
 
 // One recurrent linear-attention step (see kernels::linear_attention_step), vectorized.
 void linear_attention_step(float* o, float* S, const float* q, const float* k, const float* v, std::int64_t dqk,

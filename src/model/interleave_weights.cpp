@@ -1,4 +1,5 @@
-// Weights rewritten for decode: Q4_0 matrices into the interleaved layout (kernels/interleave.h).
+// Weights rewritten for decode: Q8_0/Q4_0 matrices into the layout the CPU's decode kernels read
+// (kernels/interleave.h).
 #include <map>
 
 #include "io/mapped_file.h"
@@ -28,24 +29,22 @@ std::byte* owned_address(Weights& w, const std::byte* data) {
 }  // namespace
 
 void interleave_for_decode(Weights& w) {
-  std::map<const std::byte*, Matrix> done;  // source bytes → their interleaved matrix
+  std::map<const std::byte*, Matrix> done;  // source bytes → their rewritten matrix
   for (Matrix* m : all_matrices(w)) {
     if (m->empty()) continue;
     if (auto it = done.find(m->data); it != done.end()) {  // a tied output, a shared feature map
       *m = it->second;
       continue;
     }
-    if (!kernels::interleavable(*m)) continue;
+    if (kernels::decode_layout(*m) == m->layout) continue;
     const std::byte* source = m->data;
     const std::size_t bytes = m->row_bytes() * static_cast<std::size_t>(m->rows);
     std::byte* target = owned_address(w, source);
     if (!target) target = w.owned.emplace_back(bytes).data();
-    kernels::interleave_q4_0(target, *m);
+    *m = kernels::lay_out_for_decode(target, *m);
     // The mapped file's pages are read once here; dropping them keeps the resident size at
     // one copy of the weights.
     if (target != source) release_pages(source, bytes);
-    m->data = target;
-    m->interleaved = true;
     done.emplace(source, *m);
   }
 }

@@ -84,12 +84,12 @@ TEST(CliBench, BatchedDecodeKeyedByBatchSizeAndDepth) {
   EXPECT_TRUE(j.at("batch_decode_skipped").empty());
 }
 
-TEST(CliBench, ProfileTimesEveryOperationOfTheFirstDepthsDecodes) {
+TEST(CliBench, ProfileTimesEveryOperationOfThePrefillAndTheFirstDepthsDecodes) {
   const std::string args = std::string("--synthetic tiny --depths 0,16 --batch 1,3 --profile") + kFast;
   const nlohmann::json j = run_json(args);
   const nlohmann::json& profile = j.at("profile_s_per_step");
-  ASSERT_EQ(profile.size(), 3u) << j.dump();  // the first depth only: decode, batch 1, batch 3
-  for (const char* label : {"decode", "batch 1", "batch 3"}) {
+  ASSERT_EQ(profile.size(), 4u) << j.dump();  // the prefill; the first depth only: decode, batch 1, batch 3
+  for (const char* label : {"prefill", "decode", "batch 1", "batch 3"}) {
     double total = 0;
     for (const char* op : {"embedding", "rmsnorm", "q/k/v projections", "feature maps, rotary", "attention core",
                            "groupnorm", "attention output projection", "ffn projections", "swiglu, residual adds",

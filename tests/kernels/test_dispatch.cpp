@@ -76,6 +76,28 @@ QuantWeights quantize_weights(DType dtype, std::int64_t rows, std::int64_t cols,
   return w;
 }
 
+// Copies of plain Q8_0/Q4_0 matrix w in each decode layout it can take (Q4_0 Interleaved8,
+// Lanes16 from 16 rows), kept alive by `storage`.
+std::vector<Matrix> decode_layouts(const Matrix& w, std::vector<std::vector<std::byte>>& storage) {
+  std::vector<Matrix> out;
+  const std::size_t bytes = w.row_bytes() * static_cast<std::size_t>(w.rows);
+  auto add = [&](Layout layout, void (*lay_out)(std::byte*, const Matrix&)) {
+    std::vector<std::byte>& buffer = storage.emplace_back(bytes);
+    lay_out(buffer.data(), w);
+    Matrix m = w;
+    m.data = buffer.data();
+    m.layout = layout;
+    out.push_back(m);
+  };
+  if (interleavable(w)) add(Layout::Interleaved8, interleave_q4_0);
+  if (lanes16_able(w)) add(Layout::Lanes16, interleave_lanes16);
+  return out;
+}
+
+const char* layout_name(Layout layout) {
+  return layout == Layout::Plain ? "plain" : layout == Layout::Interleaved8 ? "interleaved8" : "lanes16";
+}
+
 // The integer scheme in double: activations quantized per 32-block (d = max|x|/127,
 // q = round(x · 127/max|x|)), then Σ_blocks d_w d_x Σ q_w q_x.
 std::vector<double> quant_twin(const Floats& x, const std::vector<double>& w, std::int64_t T, std::int64_t rows,
@@ -183,48 +205,51 @@ TEST(Dispatch, QuantizedMatmulOnEveryTarget) {
   }
 }
 
-// Q4_0 rows interleaved for decode give the plain rows' results on every path: groups of 8,
-// plain tail rows (37 = 4 groups + 5), thread items and dot_rows ranges that start and end
-// inside a group, batched activations and the GEMM's decoded panels.
-TEST(Dispatch, InterleavedQ4MatmulOnEveryTarget) {
+// Q8_0/Q4_0 rows in each decode layout give the plain rows' results on every path (a target
+// reads the others' layouts through plain copies): whole groups, plain tail rows (37 = 2 groups
+// of 16 + 5, 4 of 8 + 5), thread items and dot_rows ranges that start and end inside a group,
+// batched activations and the GEMM's decoded panels.
+TEST(Dispatch, InterleavedMatmulOnEveryTarget) {
   auto rng = seeded_rng();
   const std::int64_t shapes[][2] = {{8, 32}, {37, 96}, {203, 320}};
   for (std::int64_t target : simd::available_targets()) {
     ForcedTarget forced(target);
-    for (const auto& shape : shapes)
-      for (std::int64_t T : {std::int64_t{1}, std::int64_t{3}, std::int64_t{4}, std::int64_t{6}, kGemmMinTokens + 3}) {
-        const std::int64_t rows = shape[0], cols = shape[1];
-        const QuantWeights plain = quantize_weights(DType::Q4_0, rows, cols, random_floats(rng, rows * cols));
-        std::vector<std::byte> storage(plain.matrix.row_bytes() * static_cast<std::size_t>(rows));
-        interleave_q4_0(storage.data(), plain.matrix);
-        Matrix packed = plain.matrix;
-        packed.data = storage.data();
-        packed.interleaved = true;
-        const Floats x(random_floats(rng, T * cols));
-        Floats want(T * rows), got(T * rows);
-        matmul(want.data(), x.data(), plain.matrix, T);
-        matmul(got.data(), x.data(), packed, T);
-        const std::vector<double> want_d(want.span().begin(), want.span().end());
-        const std::string what = label("interleaved matmul", target, rows, cols, T);
-        EXPECT_TRUE(close_to(got.span(), want_d, 1e-5, what, rows));
-        if (T < kGemmMinTokens) {  // ranges cut inside groups
-          std::vector<simd::QBlock> xq(static_cast<std::size_t>(T * cols / kQuantBlock));
-          simd::quantize_activations(xq.data(), x.data(), T, cols);
-          simd::PreparedRows prepared;
-          simd::prepare_rows(prepared, packed, nullptr, xq.data(), T);
-          Floats parts(T * rows);
-          for (std::int64_t r0 = 0; r0 < rows; r0 += 5)
-            simd::dot_rows(parts.data(), packed, r0, std::min(rows, r0 + 5), nullptr, xq.data(), T, prepared.data());
-          EXPECT_TRUE(close_to(parts.span(), want_d, 1e-5, what + " in ranges of 5", rows));
+    for (DType dtype : {DType::Q8_0, DType::Q4_0})
+      for (const auto& shape : shapes)
+        for (std::int64_t T : {std::int64_t{1}, std::int64_t{3}, std::int64_t{4}, std::int64_t{6}, std::int64_t{12},
+                               kGemmMinTokens + 3, kQuantGemmMinTokens + 1}) {
+          const std::int64_t rows = shape[0], cols = shape[1];
+          const QuantWeights plain = quantize_weights(dtype, rows, cols, random_floats(rng, rows * cols));
+          const Floats x(random_floats(rng, T * cols));
+          Floats want(T * rows);
+          matmul(want.data(), x.data(), plain.matrix, T);
+          const std::vector<double> want_d(want.span().begin(), want.span().end());
+          std::vector<std::vector<std::byte>> storage;
+          for (const Matrix& packed : decode_layouts(plain.matrix, storage)) {
+            Floats got(T * rows);
+            matmul(got.data(), x.data(), packed, T);
+            const std::string what = label(std::string(dtype_name(dtype)) + " " + layout_name(packed.layout) + " matmul",
+                                           target, rows, cols, T);
+            EXPECT_TRUE(close_to(got.span(), want_d, 1e-5, what, rows));
+            if (T < kQuantGemmMinTokens) {  // ranges cut inside groups
+              std::vector<simd::QBlock> xq(static_cast<std::size_t>(T * cols / kQuantBlock));
+              simd::quantize_activations(xq.data(), x.data(), T, cols);
+              simd::PreparedRows prepared;
+              simd::prepare_rows(prepared, packed, nullptr, xq.data(), T);
+              Floats parts(T * rows);
+              for (std::int64_t r0 = 0; r0 < rows; r0 += 5)
+                simd::dot_rows(parts.data(), packed, r0, std::min(rows, r0 + 5), nullptr, xq.data(), T, prepared.data());
+              EXPECT_TRUE(close_to(parts.span(), want_d, 1e-5, what + " in ranges of 5", rows));
+            }
+          }
         }
-      }
   }
 }
 
 // Decode and batched decode (T = 1 .. kGemmMinTokens - 1 activation rows, every tile split of
 // the multi-row kernels) for each weight type the decode kernels specialize, on every target:
-// Q8_0 and Q4_0 against the integer scheme's double twin, Q4_0 also interleaved (with dot_rows
-// ranges cut inside groups), BF16 against the double product of the activations as the target
+// Q8_0 and Q4_0 against the integer scheme's double twin, plain and in each decode layout (with
+// dot_rows ranges cut inside groups), BF16 against the double product of the activations as the target
 // rounds them. Shapes: a lone block, an odd number of blocks (a half-filled last block pair),
 // row counts that leave partial groups and partial passes, bf16 rows that end inside a vector.
 TEST(Dispatch, DecodeSpansOnEveryTarget) {
@@ -244,21 +269,21 @@ TEST(Dispatch, DecodeSpansOnEveryTarget) {
           matmul(y.data(), x.data(), w.matrix, T);
           const std::string what = label("decode " + std::string(dtype_name(dtype)), target, rows, cols, T);
           EXPECT_TRUE(close_to(y.span(), want, kRelTol, what, rows));
-          if (dtype != DType::Q4_0) continue;
-          std::vector<std::byte> storage(w.matrix.row_bytes() * static_cast<std::size_t>(rows));
-          interleave_q4_0(storage.data(), w.matrix);
-          const Matrix packed{DType::Q4_0, rows, cols, storage.data(), true};
-          Floats got(T * rows);
-          matmul(got.data(), x.data(), packed, T);
-          EXPECT_TRUE(close_to(got.span(), want, kRelTol, what + " interleaved", rows));
-          std::vector<simd::QBlock> xq(static_cast<std::size_t>(T * cols / kQuantBlock));
-          simd::quantize_activations(xq.data(), x.data(), T, cols);
-          simd::PreparedRows prepared;
-          simd::prepare_rows(prepared, packed, nullptr, xq.data(), T);
-          Floats parts(T * rows);
-          for (std::int64_t r0 = 0; r0 < rows; r0 += 5)
-            simd::dot_rows(parts.data(), packed, r0, std::min(rows, r0 + 5), nullptr, xq.data(), T, prepared.data());
-          EXPECT_TRUE(close_to(parts.span(), want, kRelTol, what + " interleaved, ranges of 5", rows));
+          std::vector<std::vector<std::byte>> storage;
+          for (const Matrix& packed : decode_layouts(w.matrix, storage)) {
+            const std::string how = what + " " + layout_name(packed.layout);
+            Floats got(T * rows);
+            matmul(got.data(), x.data(), packed, T);
+            EXPECT_TRUE(close_to(got.span(), want, kRelTol, how, rows));
+            std::vector<simd::QBlock> xq(static_cast<std::size_t>(T * cols / kQuantBlock));
+            simd::quantize_activations(xq.data(), x.data(), T, cols);
+            simd::PreparedRows prepared;
+            simd::prepare_rows(prepared, packed, nullptr, xq.data(), T);
+            Floats parts(T * rows);
+            for (std::int64_t r0 = 0; r0 < rows; r0 += 5)
+              simd::dot_rows(parts.data(), packed, r0, std::min(rows, r0 + 5), nullptr, xq.data(), T, prepared.data());
+            EXPECT_TRUE(close_to(parts.span(), want, kRelTol, how + ", ranges of 5", rows));
+          }
         }
       for (const auto& shape : bf16_shapes) {
         const std::int64_t rows = shape[0], cols = shape[1];
@@ -304,8 +329,32 @@ TEST(Dispatch, InterleaveRewritesInPlace) {
   EXPECT_FALSE(interleavable(Matrix{DType::Q4_0, 7, 64, plain.matrix.data}));
   EXPECT_FALSE(interleavable(Matrix{DType::Q8_0, 16, 64, plain.matrix.data}));
   Matrix packed = same;
-  packed.interleaved = true;
+  packed.layout = Layout::Interleaved8;
   EXPECT_THROW(packed.row_slice(8, 8), Error);
+  EXPECT_FALSE(interleavable(packed));
+}
+
+// Lanes16 in place equals Lanes16 into a copy, and plain_rows gives back the plain bytes.
+TEST(Dispatch, Lanes16RewritesInPlaceAndBack) {
+  auto rng = seeded_rng();
+  for (DType dtype : {DType::Q8_0, DType::Q4_0}) {
+    const std::int64_t rows = 37, cols = 96;
+    const QuantWeights plain = quantize_weights(dtype, rows, cols, random_floats(rng, rows * cols));
+    const std::size_t bytes = plain.matrix.row_bytes() * rows;
+    std::vector<std::byte> copied(bytes), in_place(plain.matrix.data, plain.matrix.data + bytes), back(bytes);
+    interleave_lanes16(copied.data(), plain.matrix);
+    Matrix same = plain.matrix;
+    same.data = in_place.data();
+    interleave_lanes16(in_place.data(), same);
+    EXPECT_EQ(copied, in_place) << dtype_name(dtype);
+    EXPECT_NE(copied, std::vector<std::byte>(plain.matrix.data, plain.matrix.data + bytes)) << dtype_name(dtype);
+    same.layout = Layout::Lanes16;
+    plain_rows(back.data(), same, 0, rows);
+    EXPECT_EQ(back, std::vector<std::byte>(plain.matrix.data, plain.matrix.data + bytes)) << dtype_name(dtype);
+    EXPECT_FALSE(lanes16_able(same));
+    EXPECT_FALSE(lanes16_able(Matrix{dtype, 15, cols, plain.matrix.data}));
+    EXPECT_THROW(same.row_slice(0, 16), Error);
+  }
 }
 
 TEST(Dispatch, CopyRowDecodesBlockTypes) {
@@ -320,16 +369,19 @@ TEST(Dispatch, CopyRowDecodesBlockTypes) {
       const std::vector<double> want(w.decoded.begin() + 3 * cols, w.decoded.begin() + 4 * cols);
       EXPECT_TRUE(close_to(out.span(), want, 1e-7, label("copy_row " + std::string(dtype_name(dtype)), target, rows, cols, 1)));
     }
-    const std::int64_t n = 11;  // one interleaved group and 3 plain rows
-    const QuantWeights plain = quantize_weights(DType::Q4_0, n, cols, random_floats(rng, n * cols));
-    std::vector<std::byte> storage(plain.matrix.row_bytes() * n);
-    interleave_q4_0(storage.data(), plain.matrix);
-    const Matrix packed{DType::Q4_0, n, cols, storage.data(), true};
-    for (std::int64_t r = 0; r < n; ++r) {
-      Floats out(cols);
-      copy_row(out.data(), packed, r);
-      const std::vector<double> want(plain.decoded.begin() + r * cols, plain.decoded.begin() + (r + 1) * cols);
-      EXPECT_TRUE(close_to(out.span(), want, 1e-7, label("copy_row interleaved Q4_0", target, n, cols, 1) + " row " + std::to_string(r)));
+    const std::int64_t n = 19;  // whole groups and plain rows after them
+    for (DType dtype : {DType::Q8_0, DType::Q4_0}) {
+      const QuantWeights plain = quantize_weights(dtype, n, cols, random_floats(rng, n * cols));
+      std::vector<std::vector<std::byte>> storage;
+      for (const Matrix& packed : decode_layouts(plain.matrix, storage))
+        for (std::int64_t r = 0; r < n; ++r) {
+          Floats out(cols);
+          copy_row(out.data(), packed, r);
+          const std::vector<double> want(plain.decoded.begin() + r * cols, plain.decoded.begin() + (r + 1) * cols);
+          EXPECT_TRUE(close_to(out.span(), want, 1e-7,
+                               label("copy_row " + std::string(dtype_name(dtype)) + " " + layout_name(packed.layout),
+                                     target, n, cols, 1) + " row " + std::to_string(r)));
+        }
     }
   }
 }
@@ -373,22 +425,17 @@ TEST(Dispatch, RowwiseMatmulRowsDoNotDependOnTheirBatch) {
       const Weights floats = blocks ? Weights{} : make_weights(dtype, rows, cols, values);
       const QuantWeights quantized = blocks ? quantize_weights(dtype, rows, cols, values) : QuantWeights{};
       const Matrix plain = blocks ? quantized.matrix : floats.matrix;
-      std::vector<std::byte> storage(plain.row_bytes() * static_cast<std::size_t>(rows));
+      std::vector<std::vector<std::byte>> storage;
       std::vector<Matrix> layouts = {plain};
-      if (dtype == DType::Q4_0) {
-        interleave_q4_0(storage.data(), plain);
-        layouts.push_back(plain);
-        layouts.back().data = storage.data();
-        layouts.back().interleaved = true;
-      }
+      if (blocks)
+        for (const Matrix& packed : decode_layouts(plain, storage)) layouts.push_back(packed);
       for (const Matrix& w : layouts) {
         Floats all(T * rows), one(rows);
         matmul_rowwise(all.data(), x.data(), w, T);
         for (std::int64_t t = 0; t < T; ++t) {
           matmul_rowwise(one.data(), x.data() + t * cols, w, 1);
           EXPECT_TRUE(std::equal(one.span().begin(), one.span().end(), all.span().begin() + t * rows))
-              << label("rowwise " + std::string(dtype_name(dtype)) + (w.interleaved ? " interleaved" : ""), target,
-                       rows, cols, T)
+              << label("rowwise " + std::string(dtype_name(dtype)) + " " + layout_name(w.layout), target, rows, cols, T)
               << " row " << t;
         }
       }

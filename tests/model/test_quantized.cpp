@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "kernels/gemm.h"
+#include "kernels/interleave.h"
 #include "kernels/kernels.h"
 #include "convert/quantize.h"
 #include "model/transformer.h"
@@ -97,50 +98,57 @@ TEST(GgufModel, QuantizedLogitsStayCloseInEveryMode) {
   }
 }
 
-// A loaded Q4_0 model runs on interleaved matrices (interleave_for_decode). Each must multiply
-// like the file's plain matrix: to float rounding in decode (where whole-model logits would
-// amplify a rounding flip of the quantized activations), exactly over spans (the GEMM decodes
-// both layouts to the same floats).
-TEST(GgufModel, InterleavedQ4RunsLikeThePlainLayout) {
-  for (const char* model : {"supra_gqa", "mistral_softmax"}) {
-    TempDir dir;
-    const fs::path q4 = dir.path() / "q4";
-    quantize_model(golden(model), q4, DType::Q4_0);
-    const ModelConfig config = ModelConfig::load_folder(q4);
-    const Checkpoint checkpoint = Checkpoint::open_folder(q4);
-    const Weights plain = bind_weights(checkpoint, config);
-    const Weights packed = bind_for_inference(checkpoint, config);
-    std::vector<std::pair<kernels::Matrix, kernels::Matrix>> pairs = {{plain.output, packed.output}};
-    for (std::size_t l = 0; l < plain.layers.size(); ++l) {
-      const LayerWeights &p = plain.layers[l], &q = packed.layers[l];
-      pairs.insert(pairs.end(), {{p.wq, q.wq}, {p.wk, q.wk}, {p.wv, q.wv}, {p.wo, q.wo}, {p.w_gate, q.w_gate},
-                                 {p.w_up, q.w_up}, {p.w_down, q.w_down}, {p.feat_q, q.feat_q}, {p.feat_k, q.feat_k}});
+// A loaded Q8_0/Q4_0 model runs on matrices in the CPU's decode layout (interleave_for_decode:
+// Lanes16 on AVX-512 VNNI, Q4_0 Interleaved8 elsewhere). Each must multiply like the file's
+// plain matrix: to float rounding in decode (where whole-model logits would amplify a rounding
+// flip of the quantized activations), exactly over spans (the GEMM decodes every layout to the
+// same floats).
+TEST(GgufModel, DecodeLayoutsRunLikeThePlainLayout) {
+  for (DType dtype : {DType::Q8_0, DType::Q4_0})
+    for (const char* model : {"supra_gqa", "mistral_softmax"}) {
+      const std::string what = std::string(model) + " " + std::string(dtype_name(dtype));
+      TempDir dir;
+      const fs::path folder = dir.path() / "quantized";
+      quantize_model(golden(model), folder, dtype);
+      const ModelConfig config = ModelConfig::load_folder(folder);
+      const Checkpoint checkpoint = Checkpoint::open_folder(folder);
+      const Weights plain = bind_weights(checkpoint, config);
+      const Weights packed = bind_for_inference(checkpoint, config);
+      std::vector<std::pair<kernels::Matrix, kernels::Matrix>> pairs = {{plain.output, packed.output}};
+      for (std::size_t l = 0; l < plain.layers.size(); ++l) {
+        const LayerWeights &p = plain.layers[l], &q = packed.layers[l];
+        pairs.insert(pairs.end(), {{p.wq, q.wq}, {p.wk, q.wk}, {p.wv, q.wv}, {p.wo, q.wo}, {p.w_gate, q.w_gate},
+                                   {p.w_up, q.w_up}, {p.w_down, q.w_down}, {p.feat_q, q.feat_q}, {p.feat_k, q.feat_k}});
+      }
+      int laid_out = 0, expected = 0;
+      for (const auto& [p, q] : pairs) {
+        if (p.empty()) continue;
+        EXPECT_EQ(q.layout, kernels::decode_layout(p)) << what;
+        laid_out += q.layout != kernels::Layout::Plain;
+        expected += kernels::decode_layout(p) != kernels::Layout::Plain;
+        std::vector<float> x(static_cast<std::size_t>(p.cols)), y_plain(static_cast<std::size_t>(p.rows)), y(y_plain);
+        for (std::size_t c = 0; c < x.size(); ++c) x[c] = std::sin(0.37f * static_cast<float>(c));
+        kernels::matmul(y_plain.data(), x.data(), p, 1);
+        kernels::matmul(y.data(), x.data(), q, 1);
+        EXPECT_LE(compare(y, y_plain).rel(), 1e-6) << what << " matrix of " << p.rows << " rows";
+      }
+      EXPECT_EQ(laid_out, expected) << what;
+      if (dtype == DType::Q4_0) {
+        EXPECT_GE(laid_out, 7 * static_cast<int>(plain.layers.size())) << what;
+      }
+      const Transformer a(config, plain), b(config, packed);
+      State sa = a.new_state(), sb = b.new_state();
+      // A prompt long enough for the GEMM path, which decodes every layout to the same panels.
+      // (Shorter spans run the integer dot products, checked matrix by matrix above: the kernels
+      // of each layout sum blocks in another order, and a last-bit difference upstream can move
+      // an activation across an int8 rounding boundary, so whole models differ slightly.)
+      std::vector<TokenId> prompt;
+      while (static_cast<std::int64_t>(prompt.size()) < kernels::kQuantGemmMinTokens)
+        prompt.insert(prompt.end(), kIds.begin(), kIds.end());
+      EXPECT_EQ(a.run(prompt, sa, AttentionPath::Block, LogitsWanted::All, {}),
+                b.run(prompt, sb, AttentionPath::Block, LogitsWanted::All, {}))
+          << what;
     }
-    int interleaved = 0;
-    for (const auto& [p, q] : pairs) {
-      if (p.empty()) continue;
-      interleaved += q.interleaved;
-      EXPECT_EQ(q.interleaved, p.dtype == DType::Q4_0) << model;
-      std::vector<float> x(static_cast<std::size_t>(p.cols)), y_plain(static_cast<std::size_t>(p.rows)), y(y_plain);
-      for (std::size_t c = 0; c < x.size(); ++c) x[c] = std::sin(0.37f * static_cast<float>(c));
-      kernels::matmul(y_plain.data(), x.data(), p, 1);
-      kernels::matmul(y.data(), x.data(), q, 1);
-      EXPECT_LE(compare(y, y_plain).rel(), 1e-6) << model << " matrix of " << p.rows << " rows";
-    }
-    EXPECT_GE(interleaved, 7 * static_cast<int>(plain.layers.size())) << model;
-    const Transformer a(config, plain), b(config, packed);
-    State sa = a.new_state(), sb = b.new_state();
-    // A prompt long enough for the GEMM path, which decodes both layouts to the same panels.
-    // (Shorter spans run the integer dot products, checked matrix by matrix above: their plain
-    // and interleaved kernels sum blocks in another order, and a last-bit difference upstream
-    // can move an activation across an int8 rounding boundary, so whole models differ slightly.)
-    std::vector<TokenId> prompt;
-    while (static_cast<std::int64_t>(prompt.size()) < kernels::kQuantGemmMinTokens)
-      prompt.insert(prompt.end(), kIds.begin(), kIds.end());
-    EXPECT_EQ(a.run(prompt, sa, AttentionPath::Block, LogitsWanted::All, {}),
-              b.run(prompt, sb, AttentionPath::Block, LogitsWanted::All, {}))
-        << model;
-  }
 }
 
 TEST(GgufModel, RotaryPermutationIsLlamaCppsAndInvertible) {

@@ -87,11 +87,12 @@ void print_table(const bench::Result& r, double setup_s) {
   }
 }
 
-// One row per operation, one column per profiled decode: milliseconds per step and share of the
-// step; for matrix products also the weights' read rate (GB/s).
+// One row per operation, one column per profiled run (the prefill, per prompt token, and the
+// decodes, per step): milliseconds and share of the step; for matrix products also the weights'
+// read rate (GB/s).
 void print_profile(const bench::Result& r) {
   if (r.profiles.empty()) return;
-  std::printf("profile                time per decode step by operation (ms, share, weights GB/s)\n");
+  std::printf("profile                time per step by operation (ms, share, weights GB/s; prefill: per prompt token)\n");
   std::printf("  %-28s", "operation");
   for (const bench::DecodeProfile& p : r.profiles) std::printf(" %24s", p.label.c_str());
   std::printf("\n");
@@ -219,8 +220,8 @@ void add_bench(CLI::App& app) {
   add_threads_option(*cmd, flags->options.threads);
   cmd->add_flag("--json", flags->json, "print one JSON object instead of a table");
   cmd->add_flag("--profile", flags->options.profile,
-                "time each operation of the decode at the first depth (and of each --batch there): a table, or "
-                "profile_s_per_step in --json");
+                "time each operation of the prefill (per prompt token) and of the decode at the first depth (and "
+                "of each --batch there): a table, or profile_s_per_step in --json");
   cmd->callback([flags] { run(*flags); });
 }
 
