@@ -51,6 +51,15 @@ inline int rows_per_pass_avx512(std::int64_t T) { return T <= 4 ? 4 : 2; }
 // The tile sizes T is split into: T itself up to 8, then 8 and the rest.
 inline int first_tile_avx512(std::int64_t T) { return static_cast<int>(std::min<std::int64_t>(T, kVnniMaxTile)); }
 
+// Calls f(std::integral_constant<int, nt>{}) for nt in [1, kMax]: the kernels take their tile
+// of activation rows as a template argument, so that its accumulators live in registers.
+template <int kMax, class F>
+HWY_INLINE void with_tile(int nt, F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    ((nt == I + 1 ? (f(std::integral_constant<int, I + 1>{}), true) : false) || ...);
+  }(std::make_integer_sequence<int, kMax>{});
+}
+
 HWY_PUSH_ATTRIBUTES("avx512vnni")
 
 // Repacks T rows of quantized activations (nblocks each) into T rows of ⌈nblocks/2⌉ XPairs for
@@ -157,22 +166,9 @@ void quant_rows_avx512(const std::byte* w, std::size_t row_bytes, std::int64_t n
 template <bool kQ4, int R>
 void quant_tile_avx512(int nt, const std::byte* w, std::size_t row_bytes, std::int64_t nblocks, const XPair* xp,
                        std::int64_t npairs, float* y, std::int64_t ldy, const std::byte* next) {
-  switch (nt) {
-    case 1: return quant_rows_avx512<kQ4, R, 1>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
-    case 2: return quant_rows_avx512<kQ4, R, 2>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
-    case 3: return quant_rows_avx512<kQ4, R, 3>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
-    case 4: return quant_rows_avx512<kQ4, R, 4>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
-    default: break;
-  }
-  if constexpr (R <= 2) {  // R = 4 serves T ≤ 4 only
-    switch (nt) {
-      case 5: return quant_rows_avx512<kQ4, R, 5>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
-      case 6: return quant_rows_avx512<kQ4, R, 6>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
-      case 7: return quant_rows_avx512<kQ4, R, 7>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
-      case 8: return quant_rows_avx512<kQ4, R, 8>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
-      default: break;
-    }
-  }
+  with_tile<R == 4 ? 4 : kVnniMaxTile>(nt, [&](auto n) {  // R = 4 serves T ≤ 4 only
+    quant_rows_avx512<kQ4, R, decltype(n)::value>(w, row_bytes, nblocks, xp, npairs, y, ldy, next);
+  });
 }
 
 // All T activation rows against rows [r0, r1) of a plain Q8_0/Q4_0 matrix.
@@ -249,16 +245,7 @@ void q4_group_avx512(const std::byte* group, std::int64_t nblocks, const QBlock*
 
 void q4_group_tile_avx512(int nt, const std::byte* group, std::int64_t nblocks, const QBlock* xq, float* y,
                           std::int64_t ldy, bool prefetch) {
-  switch (nt) {
-    case 1: return q4_group_avx512<1>(group, nblocks, xq, y, ldy, prefetch);
-    case 2: return q4_group_avx512<2>(group, nblocks, xq, y, ldy, prefetch);
-    case 3: return q4_group_avx512<3>(group, nblocks, xq, y, ldy, prefetch);
-    case 4: return q4_group_avx512<4>(group, nblocks, xq, y, ldy, prefetch);
-    case 5: return q4_group_avx512<5>(group, nblocks, xq, y, ldy, prefetch);
-    case 6: return q4_group_avx512<6>(group, nblocks, xq, y, ldy, prefetch);
-    case 7: return q4_group_avx512<7>(group, nblocks, xq, y, ldy, prefetch);
-    default: return q4_group_avx512<8>(group, nblocks, xq, y, ldy, prefetch);
-  }
+  with_tile<kVnniMaxTile>(nt, [&](auto n) { q4_group_avx512<decltype(n)::value>(group, nblocks, xq, y, ldy, prefetch); });
 }
 
 // All T activation rows against rows [r0, r1) of an interleaved Q4_0 matrix: whole groups as
@@ -328,16 +315,7 @@ constexpr int kLaneTile = 8;
 template <bool kQ4>
 void lanes16_tile_avx512(int nt, const std::byte* group, std::int64_t nblocks, const QBlock* xq, float* y,
                          std::int64_t ldy) {
-  switch (nt) {
-    case 1: return lanes16_group_avx512<kQ4, 1>(group, nblocks, xq, y, ldy);
-    case 2: return lanes16_group_avx512<kQ4, 2>(group, nblocks, xq, y, ldy);
-    case 3: return lanes16_group_avx512<kQ4, 3>(group, nblocks, xq, y, ldy);
-    case 4: return lanes16_group_avx512<kQ4, 4>(group, nblocks, xq, y, ldy);
-    case 5: return lanes16_group_avx512<kQ4, 5>(group, nblocks, xq, y, ldy);
-    case 6: return lanes16_group_avx512<kQ4, 6>(group, nblocks, xq, y, ldy);
-    case 7: return lanes16_group_avx512<kQ4, 7>(group, nblocks, xq, y, ldy);
-    default: return lanes16_group_avx512<kQ4, 8>(group, nblocks, xq, y, ldy);
-  }
+  with_tile<kLaneTile>(nt, [&](auto n) { lanes16_group_avx512<kQ4, decltype(n)::value>(group, nblocks, xq, y, ldy); });
 }
 
 // All T activation rows against rows [r0, r1) of a Lanes16 matrix: whole groups in tiles of up
@@ -404,22 +382,7 @@ void bf16_rows_avx512(const std::uint16_t* w, std::int64_t cols, const std::uint
 template <int R>
 void bf16_tile_avx512(int nt, const std::uint16_t* w, std::int64_t cols, const std::uint16_t* xb, float* y,
                       std::int64_t ldy) {
-  switch (nt) {
-    case 1: return bf16_rows_avx512<R, 1>(w, cols, xb, y, ldy);
-    case 2: return bf16_rows_avx512<R, 2>(w, cols, xb, y, ldy);
-    case 3: return bf16_rows_avx512<R, 3>(w, cols, xb, y, ldy);
-    case 4: return bf16_rows_avx512<R, 4>(w, cols, xb, y, ldy);
-    default: break;
-  }
-  if constexpr (R <= 2) {
-    switch (nt) {
-      case 5: return bf16_rows_avx512<R, 5>(w, cols, xb, y, ldy);
-      case 6: return bf16_rows_avx512<R, 6>(w, cols, xb, y, ldy);
-      case 7: return bf16_rows_avx512<R, 7>(w, cols, xb, y, ldy);
-      case 8: return bf16_rows_avx512<R, 8>(w, cols, xb, y, ldy);
-      default: break;
-    }
-  }
+  with_tile<R == 4 ? 4 : kVnniMaxTile>(nt, [&](auto n) { bf16_rows_avx512<R, decltype(n)::value>(w, cols, xb, y, ldy); });
 }
 
 // Rounds n floats to bf16 (nearest even: vcvtneps2bf16, as f32_to_bf16 and the GEMM's reorder).

@@ -94,6 +94,19 @@ std::vector<Matrix> decode_layouts(const Matrix& w, std::vector<std::vector<std:
   return out;
 }
 
+// y = x · wᵀ for quantized w through dot_rows over row ranges of 5, which start and end inside
+// the groups of a decode layout.
+Floats dot_rows_in_ranges_of_5(const Matrix& w, const Floats& x, std::int64_t T) {
+  std::vector<simd::QBlock> xq(static_cast<std::size_t>(T * w.cols / kQuantBlock));
+  simd::quantize_activations(xq.data(), x.data(), T, w.cols);
+  simd::PreparedRows prepared;
+  simd::prepare_rows(prepared, w, nullptr, xq.data(), T);
+  Floats y(T * w.rows);
+  for (std::int64_t r0 = 0; r0 < w.rows; r0 += 5)
+    simd::dot_rows(y.data(), w, r0, std::min(w.rows, r0 + 5), nullptr, xq.data(), T, prepared.data());
+  return y;
+}
+
 const char* layout_name(Layout layout) {
   return layout == Layout::Plain ? "plain" : layout == Layout::Interleaved8 ? "interleaved8" : "lanes16";
 }
@@ -232,14 +245,7 @@ TEST(Dispatch, InterleavedMatmulOnEveryTarget) {
                                            target, rows, cols, T);
             EXPECT_TRUE(close_to(got.span(), want_d, 1e-5, what, rows));
             if (T < kQuantGemmMinTokens) {  // ranges cut inside groups
-              std::vector<simd::QBlock> xq(static_cast<std::size_t>(T * cols / kQuantBlock));
-              simd::quantize_activations(xq.data(), x.data(), T, cols);
-              simd::PreparedRows prepared;
-              simd::prepare_rows(prepared, packed, nullptr, xq.data(), T);
-              Floats parts(T * rows);
-              for (std::int64_t r0 = 0; r0 < rows; r0 += 5)
-                simd::dot_rows(parts.data(), packed, r0, std::min(rows, r0 + 5), nullptr, xq.data(), T, prepared.data());
-              EXPECT_TRUE(close_to(parts.span(), want_d, 1e-5, what + " in ranges of 5", rows));
+              EXPECT_TRUE(close_to(dot_rows_in_ranges_of_5(packed, x, T).span(), want_d, 1e-5, what + " in ranges of 5", rows));
             }
           }
         }
@@ -275,14 +281,7 @@ TEST(Dispatch, DecodeSpansOnEveryTarget) {
             Floats got(T * rows);
             matmul(got.data(), x.data(), packed, T);
             EXPECT_TRUE(close_to(got.span(), want, kRelTol, how, rows));
-            std::vector<simd::QBlock> xq(static_cast<std::size_t>(T * cols / kQuantBlock));
-            simd::quantize_activations(xq.data(), x.data(), T, cols);
-            simd::PreparedRows prepared;
-            simd::prepare_rows(prepared, packed, nullptr, xq.data(), T);
-            Floats parts(T * rows);
-            for (std::int64_t r0 = 0; r0 < rows; r0 += 5)
-              simd::dot_rows(parts.data(), packed, r0, std::min(rows, r0 + 5), nullptr, xq.data(), T, prepared.data());
-            EXPECT_TRUE(close_to(parts.span(), want, kRelTol, how + ", ranges of 5", rows));
+            EXPECT_TRUE(close_to(dot_rows_in_ranges_of_5(packed, x, T).span(), want, kRelTol, how + ", ranges of 5", rows));
           }
         }
       for (const auto& shape : bf16_shapes) {
