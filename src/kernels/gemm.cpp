@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/interleave.h"
 #include "kernels/simd.h"
 #include "supra/error.h"
 
@@ -127,9 +128,9 @@ void gemm(float* y, const float* x, const Matrix& w, std::int64_t T) {
       return;
     }
   }
-  // Whole groups of 16 rows per panel and per decode call: a Lanes16 group decodes in one pass.
-  const std::int64_t panel_rows =
-      std::min(w.rows, std::max(kMinPanelRows, kPanelBytes / (K * std::int64_t{sizeof(float)})) / 16 * 16);
+  // Whole Lanes16 groups per panel and per decode call: a group decodes in one pass.
+  const std::int64_t panel_rows = std::min(
+      w.rows, std::max(kMinPanelRows, kPanelBytes / (K * std::int64_t{sizeof(float)})) / kLaneRows * kLaneRows);
   if (bf16) {
     // Decoded straight to bf16 (F16 and block-quantized values lose at most bf16's rounding,
     // 2⁻⁹ relative: what the activations lose too, and far below a 4- or 8-bit format's own
@@ -139,8 +140,8 @@ void gemm(float* y, const float* x, const Matrix& w, std::int64_t T) {
       const std::int64_t n = std::min(panel_rows, w.rows - r0);
       std::uint16_t* const buf = panel_bf16.data();
 #pragma omp parallel for schedule(static)
-      for (std::int64_t r = r0; r < r0 + n; r += 16)
-        simd::decode_rows_bf16(buf + (r - r0) * K, w, r, std::min(r + 16, r0 + n));
+      for (std::int64_t r = r0; r < r0 + n; r += kLaneRows)
+        simd::decode_rows_bf16(buf + (r - r0) * K, w, r, std::min(r + kLaneRows, r0 + n));
       matmul_primitive(y + r0, w.rows, x_bf16.data(), buf, DType::BF16, T, n, K);
     }
     return;

@@ -10,8 +10,6 @@
 namespace supra::kernels {
 namespace {
 
-std::size_t block_bytes(DType dtype) { return dtype == DType::Q4_0 ? kQ4_0BlockBytes : kQ8_0BlockBytes; }
-
 // Rewrites the whole groups of plain matrix w (`rows` rows each) into `out` one group at a time,
 // through a copy of the group's plain rows so that out may alias w.data; `group(plain, out)`
 // writes one group. The plain rows after the last group are copied as they are.
@@ -64,7 +62,8 @@ void interleave_q4_0(std::byte* out, const Matrix& w) {
 
 void interleave_lanes16(std::byte* out, const Matrix& w) {
   if (!lanes16_able(w)) throw Error("interleave_lanes16: needs a plain Q8_0 or Q4_0 matrix of at least 16 rows");
-  const std::size_t row_bytes = w.row_bytes(), bb = block_bytes(w.dtype), lane_bytes = lane_block_bytes(w.dtype);
+  const std::size_t row_bytes = w.row_bytes(), bb = dtype_row_bytes(w.dtype, kQuantBlock);
+  const std::size_t lane_bytes = lane_block_bytes(w.dtype);
   const std::int64_t nblocks = w.cols / kQuantBlock, ncodes = static_cast<std::int64_t>(bb) - 2;
   rewrite_groups(out, w, kLaneRows, [&](const std::byte* plain, std::byte* group) {
     for (std::int64_t i = 0; i < kLaneRows; ++i)
@@ -96,7 +95,8 @@ Matrix lay_out_for_decode(std::byte* out, const Matrix& w) {
 }
 
 void plain_rows(std::byte* out, const Matrix& w, std::int64_t r0, std::int64_t r1) {
-  const std::size_t row_bytes = w.row_bytes(), bb = block_bytes(w.dtype);
+  const std::size_t row_bytes = w.row_bytes(), bb = dtype_row_bytes(w.dtype, kQuantBlock);
+  const std::size_t lane_bytes = lane_block_bytes(w.dtype);
   const std::int64_t nblocks = w.cols / kQuantBlock, ncodes = static_cast<std::int64_t>(bb) - 2;
   for (std::int64_t r = r0; r < r1; ++r) {
     std::byte* to = out + static_cast<std::size_t>(r - r0) * row_bytes;
@@ -104,7 +104,7 @@ void plain_rows(std::byte* out, const Matrix& w, std::int64_t r0, std::int64_t r
       const std::int64_t i = r % kLaneRows;
       const std::byte* group = w.data + static_cast<std::size_t>(r - i) * row_bytes;
       for (std::int64_t b = 0; b < nblocks; ++b) {
-        const std::byte* from = group + static_cast<std::size_t>(b) * lane_block_bytes(w.dtype);
+        const std::byte* from = group + static_cast<std::size_t>(b) * lane_bytes;
         std::byte* block = to + static_cast<std::size_t>(b) * bb;
         std::memcpy(block, from + 2 * i, 2);
         for (std::int64_t m = 0; m < ncodes; ++m) block[2 + m] = lane_code(w.dtype, from[lane_code_offset(i, m)]);

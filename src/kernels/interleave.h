@@ -45,7 +45,7 @@ inline std::int64_t grouped_rows(const Matrix& w) { return w.rows / group_rows(w
 
 // Bytes of one block of a Lanes16 group (16 rows' blocks) of Q8_0 or Q4_0 weights.
 inline std::size_t lane_block_bytes(DType dtype) {
-  return static_cast<std::size_t>(kLaneRows) * (dtype == DType::Q4_0 ? kQ4_0BlockBytes : kQ8_0BlockBytes);
+  return static_cast<std::size_t>(kLaneRows) * dtype_row_bytes(dtype, kQuantBlock);
 }
 // Where code byte m of row i lies inside a Lanes16 block.
 constexpr std::size_t lane_code_offset(std::int64_t i, std::int64_t m) {

@@ -36,6 +36,8 @@ void interleave_for_decode(Weights& w) {
       *m = it->second;
       continue;
     }
+    // An untied embedding is only looked up, a row at a time: its plain rows serve that best.
+    if (m == &w.embed && w.embed.data != w.output.data) continue;
     if (kernels::decode_layout(*m) == m->layout) continue;
     const std::byte* source = m->data;
     const std::size_t bytes = m->row_bytes() * static_cast<std::size_t>(m->rows);

@@ -39,9 +39,10 @@ struct Weights {
 // the expected vs actual shape for a missing, mis-shaped, wrongly typed or unexpected tensor.
 Weights bind_weights(const Checkpoint& checkpoint, const ModelConfig& config);
 
-// Rewrites every Q8_0/Q4_0 matrix into the layout the decode kernels of this CPU read
-// (kernels::decode_layout: Lanes16 on AVX-512 VNNI, Q4_0 Interleaved8 elsewhere): in place when it is one of w.owned's copies, else into a new copy
-// (the mapped file's pages are then released). For inference only: the matrices no longer
+// Rewrites every Q8_0/Q4_0 matrix multiplied in decode (an untied embedding is only looked up)
+// into the layout the decode kernels of this CPU read (kernels::decode_layout: Lanes16 on
+// AVX-512 VNNI, Q4_0 Interleaved8 elsewhere): in place when it is one of w.owned's copies, else
+// into a new copy (the mapped file's pages are then released). For inference only: the matrices no longer
 // match the file's bytes, so exporters and quantizers bind without it.
 void interleave_for_decode(Weights& w);
 
