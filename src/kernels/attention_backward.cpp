@@ -128,18 +128,6 @@ void linear_attention_backward(float* dq, float* dk, float* dv, const float* d_o
   }
 }
 
-void softmax_attention_forward(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride,
-                               const float* k, std::int64_t k_stride, const float* v, std::int64_t v_stride,
-                               std::int64_t T, std::int64_t d, std::int64_t dvw, float scale) {
-  const std::vector<float> kt = columns(k, k_stride, T, d), vt = columns(v, v_stride, T, dvw);
-  std::vector<float> p(static_cast<std::size_t>(T));
-  for (std::int64_t t = 0; t < T; ++t) {
-    causal_probabilities(p.data(), q + t * q_stride, kt.data(), T, t + 1, d, scale);
-    float* ot = o + t * o_stride;
-    for (std::int64_t f = 0; f < dvw; ++f) ot[f] = dot(p.data(), &vt[f * T], t + 1);
-  }
-}
-
 void softmax_attention_backward(float* dq, float* dk, float* dv, const float* d_o, std::int64_t o_stride,
                                 const float* q, std::int64_t q_stride, const float* k, std::int64_t k_stride,
                                 const float* v, std::int64_t v_stride, std::int64_t T, std::int64_t d,

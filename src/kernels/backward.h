@@ -7,10 +7,8 @@
 
 namespace supra::kernels {
 
-// y[N, out] = x[N, in] · w[out, in]ᵀ (overwrites y). Weights are float32 master copies.
-void linear_forward(float* y, const float* x, const float* w, std::int64_t N, std::int64_t out, std::int64_t in);
-
-// Backward of linear_forward: dx[N, in] += dy[N, out] · w  (skipped when dx is null) and
+// Backward of y[N, out] = x[N, in] · w[out, in]ᵀ (the forward is inference's matmul over
+// float32 master copies): dx[N, in] += dy[N, out] · w  (skipped when dx is null) and
 // dw[out, in] += dyᵀ · x (skipped when dw is null).
 void linear_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, std::int64_t N,
                      std::int64_t out, std::int64_t in);
@@ -53,13 +51,6 @@ void linear_attention_backward(float* dq, float* dk, float* dv, const float* d_o
                                const float* q, std::int64_t q_stride, const float* k, std::int64_t k_stride,
                                const float* v, std::int64_t v_stride, std::int64_t T, std::int64_t dqk,
                                std::int64_t dvw, double log_gamma, float scale);
-
-// Causal softmax attention of one query head over its own T keys (training forward, spec §4):
-// o_t = Σ_{j≤t} softmax_j(c ⟨q_t, k_j⟩) v_j; overwrites o. The same result as
-// softmax_attention with first_pos = 0, laid out for long sequences of narrow heads.
-void softmax_attention_forward(float* o, std::int64_t o_stride, const float* q, std::int64_t q_stride,
-                               const float* k, std::int64_t k_stride, const float* v, std::int64_t v_stride,
-                               std::int64_t T, std::int64_t d, std::int64_t dvw, float scale);
 
 // Backward of causal softmax attention of one query head from an empty cache (spec §4):
 // P = softmax(c q kᵀ + causal mask), o = P v. Recomputes P; accumulates into dq, dk, dv

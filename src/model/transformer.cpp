@@ -16,9 +16,6 @@
 namespace supra {
 namespace {
 
-// nn.GroupNorm's default epsilon, hard-coded in the reference (spec §3.9).
-constexpr float kGroupNormEps = 1e-5f;
-
 // Attention work (multiply-adds) below which the attention tasks run on one thread (a team
 // costs more). Chunked linear attention is threaded over heads from this much work per head,
 // as before batching. Recurrent steps (S read and written once each, no GEMM) go to the spinning
@@ -38,6 +35,28 @@ void emit(const TraceFn& trace, int layer, const char* what, const std::vector<f
 }
 
 std::int64_t tokens(const SequenceStep& s) { return static_cast<std::int64_t>(s.ids.size()); }
+
+// Copies the first n values of a working buffer onto the tape, when there is one: for buffers
+// the forward goes on changing in place.
+void keep(std::vector<float>* to, const std::vector<float>& from, std::int64_t n) {
+  if (to != nullptr) to->assign(from.begin(), from.begin() + n);
+}
+
+// Hands a working buffer the run no longer reads to the tape, when there is one, taking the
+// tape's previous buffer in exchange (grown back to the working size): no copy, and no
+// allocation once both have grown.
+void hand_over(std::vector<float>& working, std::vector<float>* to) {
+  if (to == nullptr) return;
+  const std::size_t size = working.size();
+  std::swap(working, *to);
+  if (working.size() < size) working.resize(size);
+}
+
+// The tape's field `field` of a layer, or null without a tape.
+template <typename Field>
+std::vector<float>* on(LayerTape* tape, Field field) {
+  return tape != nullptr ? &(tape->*field) : nullptr;
+}
 
 }  // namespace
 
@@ -130,7 +149,8 @@ std::vector<float> Transformer::run(std::span<const TokenId> ids, State& state, 
   return std::vector<float>(acts.logits.begin(), acts.logits.begin() + logit_rows(step) * c_.vocab_size);
 }
 
-void Transformer::run(std::span<const SequenceStep> steps, Activations& a, const TraceFn& trace, bool fused) const {
+void Transformer::run(std::span<const SequenceStep> steps, Activations& a, const TraceFn& trace, bool fused,
+                      Tape* tape) const {
   const std::int64_t D = c_.dim;
   std::int64_t R = 0, wanted_rows = 0;
   for (const SequenceStep& s : steps) {
@@ -149,9 +169,12 @@ void Transformer::run(std::span<const SequenceStep> steps, Activations& a, const
         kernels::copy_row(&a.x[static_cast<std::size_t>((a.first_row[i] + t) * D)], w_.embed, steps[i].ids[t]);
   }
   emit(trace, -1, "embed", a.x, R * D);
+  if (tape != nullptr) tape->layers.resize(static_cast<std::size_t>(c_.n_layers));
 
   for (int i = 0; i < c_.n_layers; ++i) {
     const LayerWeights& lw = w_.layers[i];
+    LayerTape* lt = tape != nullptr ? &tape->layers[static_cast<std::size_t>(i)] : nullptr;
+    keep(on(lt, &LayerTape::x_in), a.x, R * D);
     {
       const OpTimer timer(profile_, Op::Norm);
       kernels::rmsnorm(a.z.data(), a.x.data(), lw.attn_norm.data(), R, D, c_.norm_eps);
@@ -161,16 +184,22 @@ void Transformer::run(std::span<const SequenceStep> steps, Activations& a, const
     project(a.q.data(), a.z.data(), lw.wq, a, Op::AttnProjection);
     project(a.k.data(), a.z.data(), lw.wk, a, Op::AttnProjection);
     project(a.v.data(), a.z.data(), lw.wv, a, Op::AttnProjection);
+    hand_over(a.z, on(lt, &LayerTape::z));
     if (c_.attention == AttentionKind::Linear)
-      linear_attention(steps, a, R, i, trace);
+      linear_attention(steps, a, R, i, trace, lt);
     else
-      softmax_attention(steps, a, R, i, trace);
+      softmax_attention(steps, a, R, i, trace, lt);
+    // The projections as the attention read them (softmax: q and k after rotary).
+    hand_over(a.q, on(lt, &LayerTape::q));
+    hand_over(a.k, on(lt, &LayerTape::k));
+    hand_over(a.v, on(lt, &LayerTape::v));
     emit(trace, i, "attn_out", a.attn, R * D);
     {
       const OpTimer timer(profile_, Op::FfnActivation);
       for (std::int64_t j = 0; j < R * D; ++j) a.x[j] += a.attn[j];
     }
-    feed_forward(a, R, lw);
+    keep(on(lt, &LayerTape::h), a.x, R * D);
+    feed_forward(a, R, lw, lt);
     if (trace) trace("hidden." + std::to_string(i + 1), std::span<const float>(a.x.data(), std::size_t(R * D)));
   }
   for (const SequenceStep& s : steps) s.state->position += tokens(s);
@@ -186,22 +215,27 @@ void Transformer::run(std::span<const SequenceStep> steps, Activations& a, const
                        w_.final_norm.data(), n, D, c_.norm_eps);
     }
   }
+  if (tape != nullptr) hand_over(a.x, &tape->x_final);
   if (steps.size() == 1 && steps[0].wanted == LogitsWanted::All) emit(trace, -1, "final_norm_out", a.z, R * D);
   project(a.logits.data(), a.z.data(), w_.output, a.first_logit, a.logit_count, a.logit_order, a.fused, Op::Logits);
+  if (tape != nullptr) hand_over(a.z, &tape->z_final);
 }
 
 void Transformer::feature_maps(std::span<const SequenceStep> steps, Activations& a, std::int64_t R,
-                               const LayerWeights& lw) const {
+                               const LayerWeights& lw, LayerTape* tape) const {
   const std::int64_t H = c_.n_heads, Hkv = c_.n_kv_heads, dh = c_.head_dim, dqk = c_.qk_dim, dv = c_.v_dim;
   // The ReLU feature map over all heads and rows at once (§3.2).
   kernels::add_bias(a.q_feat.data(), lw.feat_q_bias.data(), R, H * dqk);
   kernels::relu(a.q_feat.data(), R * H * dqk);
   kernels::add_bias(a.k_feat_kv.data(), lw.feat_k_bias.data(), R, Hkv * dqk);
   kernels::relu(a.k_feat_kv.data(), R * Hkv * dqk);
+  keep(on(tape, &LayerTape::qf), a.q_feat, R * H * dqk);
   // GQA repeat (§3.3), then qk-norm over all H·dqk features (§3.4), then rotary at each
   // sequence's own positions (§3.5).
   kernels::repeat_kv_heads(a.k_feat.data(), a.k_feat_kv.data(), R, Hkv, H, dqk);
   kernels::repeat_kv_heads(a.v_rep.data(), a.v.data(), R, Hkv, H, dv);
+  hand_over(a.k_feat_kv, on(tape, &LayerTape::kf));
+  keep(on(tape, &LayerTape::kr), a.k_feat, R * H * dqk);
   float* qf = a.q_feat.data();
   float* kf = a.k_feat.data();
   if (c_.qk_norm) {
@@ -219,7 +253,7 @@ void Transformer::feature_maps(std::span<const SequenceStep> steps, Activations&
 }
 
 void Transformer::linear_attention(std::span<const SequenceStep> steps, Activations& a, std::int64_t R, int layer,
-                                   const TraceFn& trace) const {
+                                   const TraceFn& trace, LayerTape* tape) const {
   const LayerWeights& lw = w_.layers[layer];
   const std::int64_t H = c_.n_heads, dqk = c_.qk_dim, dv = c_.v_dim;
   // The feature maps (spec §3.2-3.5) of the projected q and k.
@@ -227,7 +261,7 @@ void Transformer::linear_attention(std::span<const SequenceStep> steps, Activati
   project(a.k_feat_kv.data(), a.k.data(), lw.feat_k, a, Op::FeatureMap);
   {
     const OpTimer timer(profile_, Op::FeatureMap);
-    feature_maps(steps, a, R, lw);
+    feature_maps(steps, a, R, lw, tape);
   }
   emit(trace, layer, "q_feat", a.q_feat, R * H * dqk);
   emit(trace, layer, "k_feat", a.k_feat, R * H * dqk);
@@ -237,12 +271,18 @@ void Transformer::linear_attention(std::span<const SequenceStep> steps, Activati
     linear_attention_core(steps, a, layer);
   }
   emit(trace, layer, "attn_raw", a.o, R * H * dv);
+  keep(on(tape, &LayerTape::o), a.o, R * H * dv);
   {
     const OpTimer timer(profile_, Op::GroupNorm);
     kernels::group_norm(a.o.data(), a.o.data(), R, H, dv, kGroupNormEps);
   }
   emit(trace, layer, "groupnorm_out", a.o, R * H * dv);
   project(a.attn.data(), a.o.data(), lw.wo, a, Op::OutProjection);
+  // The features as the attention core read them (after qk-norm and rotary).
+  hand_over(a.q_feat, on(tape, &LayerTape::qa));
+  hand_over(a.k_feat, on(tape, &LayerTape::ka));
+  hand_over(a.v_rep, on(tape, &LayerTape::va));
+  hand_over(a.o, on(tape, &LayerTape::g));
 }
 
 void Transformer::linear_attention_core(std::span<const SequenceStep> steps, Activations& a, int layer) const {
@@ -294,7 +334,7 @@ void Transformer::linear_attention_core(std::span<const SequenceStep> steps, Act
 }
 
 void Transformer::softmax_attention(std::span<const SequenceStep> steps, Activations& a, std::int64_t R, int layer,
-                                    const TraceFn& trace) const {
+                                    const TraceFn& trace, LayerTape* tape) const {
   const LayerWeights& lw = w_.layers[layer];
   const std::int64_t H = c_.n_heads, d = c_.qk_dim, dv = c_.v_dim;
   {
@@ -308,6 +348,7 @@ void Transformer::softmax_attention(std::span<const SequenceStep> steps, Activat
   }
   emit(trace, layer, "attn_raw", a.o, R * H * dv);
   project(a.attn.data(), a.o.data(), lw.wo, a, Op::OutProjection);
+  hand_over(a.o, on(tape, &LayerTape::o));  // what out_proj read: no GroupNorm in the teacher
 }
 
 void Transformer::rotate_and_cache(std::span<const SequenceStep> steps, Activations& a, int layer) const {
@@ -365,7 +406,7 @@ void Transformer::softmax_attention_core(std::span<const SequenceStep> steps, Ac
   }
 }
 
-void Transformer::feed_forward(Activations& a, std::int64_t R, const LayerWeights& lw) const {
+void Transformer::feed_forward(Activations& a, std::int64_t R, const LayerWeights& lw, LayerTape* tape) const {
   const std::int64_t D = c_.dim, F = c_.ffn_dim;
   {
     const OpTimer timer(profile_, Op::Norm);
@@ -373,11 +414,20 @@ void Transformer::feed_forward(Activations& a, std::int64_t R, const LayerWeight
   }
   project(a.gate.data(), a.z.data(), lw.w_gate, a, Op::FfnProjection);
   project(a.up.data(), a.z.data(), lw.w_up, a, Op::FfnProjection);
+  hand_over(a.z, on(tape, &LayerTape::z2));
+  // silu(gate) ⊙ up in place, or onto the tape when it keeps gate and up as well.
+  float* act = a.gate.data();
+  if (tape != nullptr) {
+    if (tape->act.size() < static_cast<std::size_t>(R * F)) tape->act.resize(static_cast<std::size_t>(R * F));
+    act = tape->act.data();
+  }
   {
     const OpTimer timer(profile_, Op::FfnActivation);
-    kernels::silu_mul(a.gate.data(), a.gate.data(), a.up.data(), R * F);
+    kernels::silu_mul(act, a.gate.data(), a.up.data(), R * F);
   }
-  project(a.down.data(), a.gate.data(), lw.w_down, a, Op::FfnProjection);
+  project(a.down.data(), act, lw.w_down, a, Op::FfnProjection);
+  hand_over(a.gate, on(tape, &LayerTape::gate));
+  hand_over(a.up, on(tape, &LayerTape::up));
   const OpTimer timer(profile_, Op::FfnActivation);
   for (std::int64_t j = 0; j < R * D; ++j) a.x[j] += a.down[j];
 }

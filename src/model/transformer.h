@@ -8,10 +8,14 @@
 
 #include "model/activations.h"
 #include "model/op_timer.h"
+#include "model/tape.h"
 #include "model/weights.h"
 #include "supra/model.h"
 
 namespace supra {
+
+// nn.GroupNorm's default epsilon, hard-coded in the reference (spec §3.9).
+inline constexpr float kGroupNormEps = 1e-5f;
 
 // How the attention core consumes the tokens of one sequence.
 enum class AttentionPath {
@@ -53,8 +57,9 @@ class Transformer {
   // longer sequence's rows through their own product, exactly as alone. `trace` sees the
   // intermediates of all rows (meaningful for a single sequence).
   // `fused`: every matrix product over all rows at once instead (Batch::Rows::Fused).
+  // `tape`: filled with what a backward pass reads (training: Block paths, all logits wanted).
   void run(std::span<const SequenceStep> steps, Activations& acts, const TraceFn& trace = {},
-           bool fused = false) const;
+           bool fused = false, Tape* tape = nullptr) const;
 
   // One sequence, with activations of its own; returns its logits.
   std::vector<float> run(std::span<const TokenId> ids, State& state, AttentionPath path, LogitsWanted wanted,
@@ -63,20 +68,21 @@ class Transformer {
  private:
   // The attention sublayer after the q/k/v projections (a.q, a.k, a.v), into a.attn.
   void linear_attention(std::span<const SequenceStep> steps, Activations& a, std::int64_t R, int layer,
-                        const TraceFn& trace) const;
+                        const TraceFn& trace, LayerTape* tape) const;
   // Fills the row and logit layout of a run (Activations::first_row ...).
   void lay_out(std::span<const SequenceStep> steps, Activations& a) const;
   // The recurrent steps and chunked blocks of every sequence, a.o from a.q_feat / a.k_feat / a.v_rep.
   void linear_attention_core(std::span<const SequenceStep> steps, Activations& a, int layer) const;
   // Bias, ReLU, GQA repeat, qk-norm and rotary of the projected features, into a.q_feat / a.k_feat / a.v_rep.
-  void feature_maps(std::span<const SequenceStep> steps, Activations& a, std::int64_t R, const LayerWeights& lw) const;
+  void feature_maps(std::span<const SequenceStep> steps, Activations& a, std::int64_t R, const LayerWeights& lw,
+                    LayerTape* tape) const;
   void softmax_attention(std::span<const SequenceStep> steps, Activations& a, std::int64_t R, int layer,
-                         const TraceFn& trace) const;
+                         const TraceFn& trace, LayerTape* tape) const;
   // Softmax: rotary on q and k at each sequence's positions, k and v appended to the caches.
   void rotate_and_cache(std::span<const SequenceStep> steps, Activations& a, int layer) const;
   // Softmax: a.o from a.q over each sequence's cache.
   void softmax_attention_core(std::span<const SequenceStep> steps, Activations& a, int layer) const;
-  void feed_forward(Activations& a, std::int64_t R, const LayerWeights& lw) const;
+  void feed_forward(Activations& a, std::int64_t R, const LayerWeights& lw, LayerTape* tape) const;
   // out[rows, w.rows] = x[rows, w.cols] · wᵀ over the rows of every sequence (laid out by
   // first/count/order, see Activations), shown to the observer first, timed as `op`.
   void project(float* out, const float* x, const kernels::Matrix& w, std::span<const std::int64_t> first,

@@ -51,6 +51,7 @@ void bind_entry(Binder& b, const TensorEntry& e, Layout& l) {
         vector_field(l, e.layer, role) = Layout::Vec{param, e.rows};
       else
         matrix_field(l, e.layer, role) = Layout::Mat{param, row, p.rows, e.cols};
+      l.bindings.push_back({e.layer, role, Layout::Mat{param, row, e.is_vector() ? e.rows : p.rows, e.cols}});
     }
     row += p.rows;
   }

@@ -30,6 +30,14 @@ struct TrainableModel::Layout {
     Vec feat_q_bias, feat_k_bias;  // SUPRA
     Vec q_norm, k_norm;            // SUPRA with apply_qk_norm
   };
+  // Every (layer, role) bound above, in table order (for a vector, rows = n and cols = 0): what
+  // a view of the parameters as inference weights binds.
+  struct Binding {
+    int layer = -1;
+    TensorRole role = TensorRole::Embed;
+    Mat mat;
+  };
+  std::vector<Binding> bindings;
   Mat embed;              // [V, D]
   Mat output;             // the embedding itself when tied
   Vec final_norm;

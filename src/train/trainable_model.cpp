@@ -1,5 +1,5 @@
-// TrainableModel: the parallel-mode forward pass keeping every activation the backward pass
-// needs, the loss, and the backward pass (reverse of the forward, one kernel at a time).
+// TrainableModel: inference's forward pass with a tape of what the backward pass needs, the
+// loss, and the backward pass (reverse of the forward, one kernel at a time).
 #include "train/trainable_model.h"
 
 #include <cmath>
@@ -7,7 +7,9 @@
 #include <string>
 
 #include "kernels/backward.h"
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
+#include "model/transformer.h"
 #include "supra/checkpoint.h"
 #include "supra/error.h"
 #include "train/model_layout.h"
@@ -18,22 +20,9 @@ namespace {
 using Buffer = std::vector<float>;
 using Layout = TrainableModel::Layout;
 
-constexpr float kGroupNormEps = 1e-5f;  // nn.GroupNorm's default (spec §3.9)
-
 Buffer zeros(std::int64_t n) { return Buffer(static_cast<std::size_t>(n), 0.0f); }
 
-void add_into(Buffer& y, const Buffer& x) {
-  for (std::size_t i = 0; i < y.size(); ++i) y[i] += x[i];
-}
-
-// Query-head view of kv-head rows (spec §3.3).
-Buffer repeat_heads(const Buffer& src, std::int64_t N, std::int64_t Hkv, std::int64_t H, std::int64_t d) {
-  Buffer dst = zeros(N * H * d);
-  kernels::repeat_kv_heads(dst.data(), src.data(), N, Hkv, H, d);
-  return dst;
-}
-
-// The backward of repeat_heads: each kv head receives the sum over its query heads.
+// The backward of the GQA repeat (spec §3.3): each kv head receives the sum over its query heads.
 Buffer sum_heads(const Buffer& src, std::int64_t N, std::int64_t Hkv, std::int64_t H, std::int64_t d) {
   Buffer dst = zeros(N * Hkv * d);
   const std::int64_t r = H / Hkv;
@@ -46,43 +35,61 @@ Buffer sum_heads(const Buffer& src, std::int64_t N, std::int64_t Hkv, std::int64
   return dst;
 }
 
-// What the forward pass keeps of one decoder block.
-struct LayerActs {
-  Buffer x_in, z;                 // block input, attention-norm output
-  Buffer q, k, v;                 // projections ([N, H·w], [N, Hkv·w], [N, Hkv·dv])
-  Buffer qf, kf;                  // SUPRA: ReLU features [N, H·dqk], [N, Hkv·dqk]
-  Buffer kr;                      // SUPRA: features repeated to H heads (qk-norm input)
-  Buffer qa, ka, va;              // SUPRA: what the attention core read (post rotary) [N, H·*]
-  Buffer o, g;                    // raw attention output; its GroupNorm (SUPRA) = out_proj input
-  Buffer h, z2, gate, up, act;    // after the attention residual; the MLP
-};
-
-struct Activations {
+// One forward pass over B rows of T tokens: the ids, inference's working buffers (acts.logits
+// [N, V], which the loss turns into dL/dlogits in place) and what the backward pass reads.
+struct Pass {
   std::vector<TokenId> ids, targets;  // [N]
-  std::vector<LayerActs> layers;
-  Buffer x_final, z_final;            // last residual, final-norm output
-  Buffer logits;                      // [N, V]
+  Activations acts;
+  Tape tape;
 };
 
-// One forward (and optionally backward) computation over fixed parameters and precision.
+// The calling thread's Pass, kept from call to call: a training loop allocates its buffers once
+// (fresh pages for every step's activations cost more than the forward's copies to the tape).
+Pass& thread_pass() {
+  thread_local Pass pass;
+  pass.ids.clear();
+  pass.targets.clear();
+  return pass;
+}
+
+const std::byte* bytes_of(const void* p) { return static_cast<const std::byte*>(p); }
+
+// One forward (and optionally backward) computation over fixed parameters and precision. The
+// forward pass is inference's (Transformer::run, every row of the batch through the same
+// matrix products, from empty states) over weights that are views of the parameters; its tape
+// keeps what the backward pass reads.
 class Runner {
  public:
   Runner(const ModelConfig& c, const Layout& l, const ParameterSet& p, ComputePrecision precision)
       : c_(c), l_(l), p_(p), bf16_(precision == ComputePrecision::BF16) {
-    if (!bf16_) return;
-    // BF16 compute: every weight matrix enters the products rounded to bfloat16.
-    rounded_.resize(p.all().size());
-    for (std::size_t i = 0; i < p.all().size(); ++i) {
-      if (p.all()[i].shape.size() != 2) continue;
-      rounded_[i] = p.all()[i].data;
-      kernels::round_to_bf16(rounded_[i].data(), static_cast<std::int64_t>(rounded_[i].size()));
+    if (bf16_) {
+      // BF16 compute: every weight matrix enters the products rounded to bfloat16, stored so
+      // for the forward's bf16 matmuls and widened back for the backward's float32 products.
+      halves_.resize(p.all().size());
+      rounded_.resize(p.all().size());
+      for (std::size_t i = 0; i < p.all().size(); ++i) {
+        const Buffer& data = p.all()[i].data;
+        if (p.all()[i].shape.size() != 2) continue;
+        halves_[i].resize(data.size());
+        kernels::round_to_bf16(halves_[i].data(), data.data(), static_cast<std::int64_t>(data.size()));
+        rounded_[i].resize(data.size());
+        for (std::size_t j = 0; j < data.size(); ++j) rounded_[i][j] = bf16_to_f32(halves_[i][j]);
+      }
     }
+    bind_weights();
   }
 
-  void forward(Activations& a, std::int64_t B, std::int64_t T) const;
-  void backward(Activations& a, std::int64_t B, std::int64_t T, std::vector<float*>& grads) const;
+  void forward(Pass& a, std::int64_t B, std::int64_t T) const;
+  void backward(Pass& a, std::int64_t B, std::int64_t T, std::vector<float*>& grads) const;
 
  private:
+  // The inference view of the parameters: matrices in the compute precision (the embedding is
+  // looked up in float32 whatever the precision), vectors copied.
+  void bind_weights();
+  kernels::Matrix matrix(const Layout::Mat& m) const {
+    if (bf16_) return {DType::BF16, m.rows, m.cols, bytes_of(halves_[m.param].data() + m.row0 * m.cols)};
+    return {DType::F32, m.rows, m.cols, bytes_of(p_.all()[m.param].data.data() + m.row0 * m.cols)};
+  }
   const float* weight(const Layout::Mat& m) const {
     const Buffer& src = bf16_ ? rounded_[m.param] : p_.all()[m.param].data;
     return src.data() + m.row0 * m.cols;
@@ -91,19 +98,7 @@ class Runner {
   static float* grad(std::vector<float*>& g, const Layout::Mat& m) { return g[m.param] + m.row0 * m.cols; }
   static float* grad(std::vector<float*>& g, const Layout::Vec& v) { return g[v.param]; }
 
-  // y[N, m.rows] = x · mᵀ with the inputs rounded as the precision asks.
-  Buffer linear(const Buffer& x, const Layout::Mat& m, std::int64_t N) const {
-    Buffer y = zeros(N * m.rows);
-    if (bf16_) {
-      Buffer xr = x;
-      kernels::round_to_bf16(xr.data(), N * m.cols);
-      kernels::linear_forward(y.data(), xr.data(), weight(m), N, m.rows, m.cols);
-    } else {
-      kernels::linear_forward(y.data(), x.data(), weight(m), N, m.rows, m.cols);
-    }
-    return y;
-  }
-  // dx += dy · m, dW(m) += dyᵀ · x.
+  // dx += dy · m, dW(m) += dyᵀ · x, with the inputs rounded as the precision asks.
   void linear_back(Buffer& dx, std::vector<float*>& g, const Buffer& dy, const Buffer& x, const Layout::Mat& m,
                    std::int64_t N) const {
     if (bf16_) {
@@ -116,134 +111,67 @@ class Runner {
     }
   }
 
-  // Rotary (§3.5) of q [N, Hq·width] and k [N, Hk·width], every sequence from position 0, on
-  // the first `rotated` features of each head: `rope`, or `rope_backward` on their gradients.
-  template <typename Rope>
-  void rotate(Buffer& q, std::int64_t Hq, Buffer& k, std::int64_t Hk, std::int64_t width, std::int64_t rotated,
-              std::int64_t B, std::int64_t T, Rope rope) const {
+  // The backward of rotary (§3.5) on the gradients of q [N, Hq·width] and k [N, Hk·width],
+  // every sequence from position 0, on the first `rotated` features of each head.
+  void unrotate(Buffer& dq, std::int64_t Hq, Buffer& dk, std::int64_t Hk, std::int64_t width, std::int64_t rotated,
+                std::int64_t B, std::int64_t T) const {
     if (!c_.rotary) return;
     for (std::int64_t b = 0; b < B; ++b) {
-      rope(&q[b * T * Hq * width], T, Hq, width, rotated, 0, l_.inv_freq.data());
-      rope(&k[b * T * Hk * width], T, Hk, width, rotated, 0, l_.inv_freq.data());
+      kernels::rope_backward(&dq[b * T * Hq * width], T, Hq, width, rotated, 0, l_.inv_freq.data());
+      kernels::rope_backward(&dk[b * T * Hk * width], T, Hk, width, rotated, 0, l_.inv_freq.data());
     }
   }
 
-  void linear_attention(LayerActs& a, const Layout::Layer& w, std::int64_t B, std::int64_t T) const;
-  void linear_attention_back(Buffer& dz, const Buffer& dg, LayerActs& a, const Layout::Layer& w,
+  void linear_attention_back(Buffer& dz, const Buffer& dg, LayerTape& a, const Layout::Layer& w,
                              std::vector<float*>& g, std::int64_t B, std::int64_t T) const;
-  void softmax_attention(LayerActs& a, std::int64_t B, std::int64_t T) const;
-  void softmax_attention_back(Buffer& dz, const Buffer& d_o, LayerActs& a, const Layout::Layer& w,
+  void softmax_attention_back(Buffer& dz, const Buffer& d_o, LayerTape& a, const Layout::Layer& w,
                               std::vector<float*>& g, std::int64_t B, std::int64_t T) const;
 
   const ModelConfig& c_;
   const Layout& l_;
   const ParameterSet& p_;
   bool bf16_;
-  std::vector<Buffer> rounded_;  // BF16 copies of the matrices (by parameter index)
+  std::vector<std::vector<std::uint16_t>> halves_;  // BF16: the matrices rounded, as bf16 (by parameter index)
+  std::vector<Buffer> rounded_;                     // BF16: the same widened to float32
+  Weights weights_;
 };
 
-void Runner::forward(Activations& a, std::int64_t B, std::int64_t T) const {
-  const std::int64_t N = B * T, D = c_.dim, F = c_.ffn_dim;
-  const bool linear_attn = c_.attention == AttentionKind::Linear;
-  const float* embed = p_.all()[l_.embed.param].data.data();
-  Buffer x = zeros(N * D);
-  for (std::int64_t t = 0; t < N; ++t)
-    std::memcpy(&x[t * D], embed + std::int64_t{a.ids[t]} * D, static_cast<std::size_t>(D) * sizeof(float));
-
-  a.layers.resize(l_.layers.size());
-  for (std::size_t i = 0; i < l_.layers.size(); ++i) {
-    const Layout::Layer& w = l_.layers[i];
-    LayerActs& la = a.layers[i];
-    la.x_in = std::move(x);
-    la.z = zeros(N * D);
-    kernels::rmsnorm(la.z.data(), la.x_in.data(), vec(w.attn_norm), N, D, c_.norm_eps);
-    la.q = linear(la.z, w.wq, N);  // projections (§3.1)
-    la.k = linear(la.z, w.wk, N);
-    la.v = linear(la.z, w.wv, N);
-    if (linear_attn)
-      linear_attention(la, w, B, T);
+void Runner::bind_weights() {
+  weights_.layers.resize(l_.layers.size());
+  for (const Layout::Binding& b : l_.bindings) {
+    const Buffer& data = p_.all()[b.mat.param].data;
+    if (b.mat.cols == 0)
+      vector_field(weights_, b.layer, b.role) = data;
+    else if (b.role == TensorRole::Embed)  // looked up, not multiplied: float32 whatever the precision
+      weights_.embed = {DType::F32, b.mat.rows, b.mat.cols, bytes_of(data.data() + b.mat.row0 * b.mat.cols)};
     else
-      softmax_attention(la, B, T);
-    la.h = linear(la.g, w.wo, N);
-    add_into(la.h, la.x_in);
-    la.z2 = zeros(N * D);
-    kernels::rmsnorm(la.z2.data(), la.h.data(), vec(w.ffn_norm), N, D, c_.norm_eps);
-    la.gate = linear(la.z2, w.w_gate, N);
-    la.up = linear(la.z2, w.w_up, N);
-    la.act = zeros(N * F);
-    kernels::silu_mul(la.act.data(), la.gate.data(), la.up.data(), N * F);
-    x = linear(la.act, w.w_down, N);
-    add_into(x, la.h);
+      matrix_field(weights_, b.layer, b.role) = matrix(b.mat);
   }
-  a.x_final = std::move(x);
-  a.z_final = zeros(N * D);
-  kernels::rmsnorm(a.z_final.data(), a.x_final.data(), vec(l_.final_norm), N, D, c_.norm_eps);
-  a.logits = linear(a.z_final, l_.output, N);
 }
 
-void Runner::linear_attention(LayerActs& a, const Layout::Layer& w, std::int64_t B, std::int64_t T) const {
-  const std::int64_t N = B * T, H = c_.n_heads, Hkv = c_.n_kv_heads, dh = c_.head_dim, dqk = c_.qk_dim,
-                     dv = c_.v_dim;
-  // ReLU feature maps over all heads at once (§3.2).
-  a.qf = linear(a.q, w.feat_q, N);
-  kernels::add_bias(a.qf.data(), vec(w.feat_q_bias), N, H * dqk);
-  kernels::relu(a.qf.data(), N * H * dqk);
-  a.kf = linear(a.k, w.feat_k, N);
-  kernels::add_bias(a.kf.data(), vec(w.feat_k_bias), N, Hkv * dqk);
-  kernels::relu(a.kf.data(), N * Hkv * dqk);
-  // GQA repeat (§3.3), qk-norm over all H·dqk features (§3.4), rotary per row (§3.5).
-  a.kr = repeat_heads(a.kf, N, Hkv, H, dqk);
-  a.va = repeat_heads(a.v, N, Hkv, H, dv);
-  a.qa = a.qf;
-  a.ka = a.kr;
-  if (c_.qk_norm) {
-    kernels::rmsnorm(a.qa.data(), a.qf.data(), vec(w.q_norm), N, H * dqk, c_.norm_eps);
-    kernels::rmsnorm(a.ka.data(), a.kr.data(), vec(w.k_norm), N, H * dqk, c_.norm_eps);
-  }
-  rotate(a.qa, H, a.ka, H, dqk, dh, B, T, kernels::rope);
-  // Decayed causal linear attention per (row, head) from a zero state (§3.7).
-  const float scale = float(1.0 / std::sqrt(double(dqk)));
-  a.o = zeros(N * H * dv);
-#pragma omp parallel for schedule(dynamic)
-  for (std::int64_t bh = 0; bh < B * H; ++bh) {
-    const std::int64_t b = bh / H, h = bh % H;
-    Buffer S = zeros(dqk * dv);
-    const std::int64_t row = b * T;
-    kernels::linear_attention_block(&a.o[row * H * dv + h * dv], H * dv, S.data(), &a.qa[row * H * dqk + h * dqk],
-                                    H * dqk, &a.ka[row * H * dqk + h * dqk], H * dqk, &a.va[row * H * dv + h * dv],
-                                    H * dv, T, dqk, dv, -double(l_.slopes[static_cast<std::size_t>(h)]), scale);
-  }
-  a.g = zeros(N * H * dv);
-  kernels::group_norm(a.g.data(), a.o.data(), N, H, dv, kGroupNormEps);
+void Runner::forward(Pass& a, std::int64_t B, std::int64_t T) const {
+  const Transformer transformer(c_, weights_);
+  std::vector<State> states(static_cast<std::size_t>(B), transformer.new_state());
+  std::vector<SequenceStep> steps;
+  for (std::int64_t b = 0; b < B; ++b)
+    steps.push_back({std::span<const TokenId>(a.ids).subspan(static_cast<std::size_t>(b * T), static_cast<std::size_t>(T)),
+                     &states[static_cast<std::size_t>(b)], AttentionPath::Block, LogitsWanted::All});
+  // Rows of equal length keep their order: row b·T + t of every buffer is token t of row b.
+  transformer.run(steps, a.acts, {}, /*fused=*/true, &a.tape);
 }
 
-void Runner::softmax_attention(LayerActs& a, std::int64_t B, std::int64_t T) const {
-  const std::int64_t N = B * T, H = c_.n_heads, Hkv = c_.n_kv_heads, d = c_.qk_dim, dv = c_.v_dim, r = H / Hkv;
-  rotate(a.q, H, a.k, Hkv, d, d, B, T, kernels::rope);
-  const float scale = float(1.0 / std::sqrt(double(d)));
-  a.o = zeros(N * H * dv);
-#pragma omp parallel for schedule(dynamic)
-  for (std::int64_t bh = 0; bh < B * H; ++bh) {
-    const std::int64_t b = bh / H, h = bh % H, kv = h / r, row = b * T;
-    kernels::softmax_attention_forward(&a.o[row * H * dv + h * dv], H * dv, &a.q[row * H * d + h * d], H * d,
-                                       &a.k[row * Hkv * d + kv * d], Hkv * d, &a.v[row * Hkv * dv + kv * dv],
-                                       Hkv * dv, T, d, dv, scale);
-  }
-  a.g = a.o;  // no GroupNorm in the teacher: out_proj reads o
-}
-
-void Runner::backward(Activations& a, std::int64_t B, std::int64_t T, std::vector<float*>& g) const {
+void Runner::backward(Pass& a, std::int64_t B, std::int64_t T, std::vector<float*>& g) const {
   const std::int64_t N = B * T, D = c_.dim, F = c_.ffn_dim;
   const bool linear_attn = c_.attention == AttentionKind::Linear;
-  // a.logits holds dL/dlogits here.
+  // a.acts.logits holds dL/dlogits here.
   Buffer dz = zeros(N * D);
-  linear_back(dz, g, a.logits, a.z_final, l_.output, N);
+  linear_back(dz, g, a.acts.logits, a.tape.z_final, l_.output, N);
   Buffer dx = zeros(N * D);
-  kernels::rmsnorm_backward(dx.data(), grad(g, l_.final_norm), dz.data(), a.x_final.data(), vec(l_.final_norm), N,
-                            D, c_.norm_eps);
+  kernels::rmsnorm_backward(dx.data(), grad(g, l_.final_norm), dz.data(), a.tape.x_final.data(), vec(l_.final_norm),
+                            N, D, c_.norm_eps);
   for (std::size_t i = l_.layers.size(); i-- > 0;) {
     const Layout::Layer& w = l_.layers[i];
-    LayerActs& la = a.layers[i];
+    LayerTape& la = a.tape.layers[i];
     // MLP: x_out = h + down(silu(gate) ⊙ up); dx becomes dh.
     Buffer dact = zeros(N * F);
     linear_back(dact, g, dx, la.act, w.w_down, N);
@@ -256,7 +184,7 @@ void Runner::backward(Activations& a, std::int64_t B, std::int64_t T, std::vecto
                               c_.norm_eps);
     // Attention: h = x_in + out_proj(g); dx becomes d(x_in).
     Buffer dgn = zeros(N * c_.n_heads * c_.v_dim);
-    linear_back(dgn, g, dx, la.g, w.wo, N);
+    linear_back(dgn, g, dx, linear_attn ? la.g : la.o, w.wo, N);  // the teacher has no GroupNorm
     std::fill(dz.begin(), dz.end(), 0.0f);
     if (linear_attn)
       linear_attention_back(dz, dgn, la, w, g, B, T);
@@ -264,12 +192,11 @@ void Runner::backward(Activations& a, std::int64_t B, std::int64_t T, std::vecto
       softmax_attention_back(dz, dgn, la, w, g, B, T);
     kernels::rmsnorm_backward(dx.data(), grad(g, w.attn_norm), dz.data(), la.x_in.data(), vec(w.attn_norm), N, D,
                               c_.norm_eps);
-    la = LayerActs{};  // free as we go
   }
   kernels::embedding_backward(g[l_.embed.param], dx.data(), a.ids.data(), N, D);
 }
 
-void Runner::linear_attention_back(Buffer& dz, const Buffer& dg, LayerActs& a, const Layout::Layer& w,
+void Runner::linear_attention_back(Buffer& dz, const Buffer& dg, LayerTape& a, const Layout::Layer& w,
                                    std::vector<float*>& g, std::int64_t B, std::int64_t T) const {
   const std::int64_t N = B * T, H = c_.n_heads, Hkv = c_.n_kv_heads, dh = c_.head_dim, dqk = c_.qk_dim,
                      dv = c_.v_dim;
@@ -285,7 +212,7 @@ void Runner::linear_attention_back(Buffer& dz, const Buffer& dg, LayerActs& a, c
                                        H * dqk, &a.va[vo], H * dv, T, dqk, dv,
                                        -double(l_.slopes[static_cast<std::size_t>(h)]), scale);
   }
-  rotate(dqa, H, dka, H, dqk, dh, B, T, kernels::rope_backward);
+  unrotate(dqa, H, dka, H, dqk, dh, B, T);
   Buffer dqf = std::move(dqa), dkr = std::move(dka);
   if (c_.qk_norm) {
     Buffer dq_in = zeros(N * H * dqk), dk_in = zeros(N * H * dqk);
@@ -310,7 +237,7 @@ void Runner::linear_attention_back(Buffer& dz, const Buffer& dg, LayerActs& a, c
   linear_back(dz, g, dv_kv, a.z, w.wv, N);
 }
 
-void Runner::softmax_attention_back(Buffer& dz, const Buffer& d_o, LayerActs& a, const Layout::Layer& w,
+void Runner::softmax_attention_back(Buffer& dz, const Buffer& d_o, LayerTape& a, const Layout::Layer& w,
                                     std::vector<float*>& g, std::int64_t B, std::int64_t T) const {
   const std::int64_t N = B * T, H = c_.n_heads, Hkv = c_.n_kv_heads, d = c_.qk_dim, dv = c_.v_dim, r = H / Hkv;
   const float scale = float(1.0 / std::sqrt(double(d)));
@@ -325,14 +252,14 @@ void Runner::softmax_attention_back(Buffer& dz, const Buffer& d_o, LayerActs& a,
                                           &a.q[row * H * d + h * d], H * d, &a.k[row * Hkv * d + kv * d], Hkv * d,
                                           &a.v[row * Hkv * dv + kv * dv], Hkv * dv, T, d, dv, scale);
   }
-  rotate(dq, H, dk, Hkv, d, d, B, T, kernels::rope_backward);
+  unrotate(dq, H, dk, Hkv, d, d, B, T);
   linear_back(dz, g, dq, a.z, w.wq, N);
   linear_back(dz, g, dk, a.z, w.wk, N);
   linear_back(dz, g, dvb, a.z, w.wv, N);
 }
 
 // Splits B rows of T+1 tokens into inputs and targets; checks sizes and ids.
-void split_tokens(Activations& a, std::span<const TokenId> tokens, std::int64_t B, std::int64_t T, int V) {
+void split_tokens(Pass& a, std::span<const TokenId> tokens, std::int64_t B, std::int64_t T, int V) {
   if (B <= 0 || T <= 0) throw Error("training batch needs B > 0 and T > 0");
   if (static_cast<std::int64_t>(tokens.size()) != B * (T + 1))
     throw Error("training batch has " + std::to_string(tokens.size()) + " tokens, expected B·(T+1) = " +
@@ -381,13 +308,13 @@ LossTerms TrainableModel::forward_backward(std::span<const TokenId> tokens, std:
       throw Error("gradient set does not match the parameters at " + p.name);
     g[i] = grads.at(p.name).data.data();
   }
-  Activations a;
+  Pass& a = thread_pass();
   split_tokens(a, tokens, B, T, config_.vocab_size);
   const Runner runner(config_, *layout_, params_, precision);
   runner.forward(a, B, T);
   const std::int64_t N = B * T;
   const auto sums =
-      kernels::cross_entropy_zloss(a.logits.data(), a.logits.data(), a.targets.data(), N, config_.vocab_size,
+      kernels::cross_entropy_zloss(a.acts.logits.data(), a.acts.logits.data(), a.targets.data(), N, config_.vocab_size,
                                    z_loss_coef);
   runner.backward(a, B, T, g);
   return loss_terms(sums, N, z_loss_coef);
@@ -395,12 +322,12 @@ LossTerms TrainableModel::forward_backward(std::span<const TokenId> tokens, std:
 
 LossTerms TrainableModel::loss(std::span<const TokenId> tokens, std::int64_t B, std::int64_t T, double z_loss_coef,
                                ComputePrecision precision) const {
-  Activations a;
+  Pass& a = thread_pass();
   split_tokens(a, tokens, B, T, config_.vocab_size);
   Runner(config_, *layout_, params_, precision).forward(a, B, T);
   const std::int64_t N = B * T;
   return loss_terms(
-      kernels::cross_entropy_zloss(nullptr, a.logits.data(), a.targets.data(), N, config_.vocab_size, z_loss_coef),
+      kernels::cross_entropy_zloss(nullptr, a.acts.logits.data(), a.targets.data(), N, config_.vocab_size, z_loss_coef),
       N, z_loss_coef);
 }
 
@@ -413,10 +340,10 @@ std::vector<float> TrainableModel::logits(std::span<const TokenId> inputs, std::
     if (id < 0 || id >= config_.vocab_size)
       throw Error("token id " + std::to_string(id) + " is out of range for a vocabulary of " +
                   std::to_string(config_.vocab_size));
-  Activations a;
+  Pass& a = thread_pass();
   a.ids.assign(inputs.begin(), inputs.end());
   Runner(config_, *layout_, params_, precision).forward(a, B, T);
-  return std::move(a.logits);
+  return std::vector<float>(a.acts.logits.begin(), a.acts.logits.begin() + B * T * config_.vocab_size);
 }
 
 }  // namespace supra::train

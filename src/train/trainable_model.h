@@ -1,6 +1,8 @@
-// TrainableModel: the decoder (SUPRA or softmax teacher) in parallel mode with a backward
-// pass, over fp32 master parameters. One call runs a batch of packed rows, computes the
-// next-token loss and accumulates the gradient of every parameter.
+// TrainableModel: the decoder (SUPRA or softmax teacher) with a backward pass, over fp32 master
+// parameters. The forward pass is inference's (Transformer::run over a batch of sequences from
+// empty states, the parameters viewed as its weights) with a tape of what the backward pass
+// reads. One call runs a batch of packed rows, computes the next-token loss and accumulates the
+// gradient of every parameter.
 #pragma once
 #include <cstdint>
 #include <filesystem>

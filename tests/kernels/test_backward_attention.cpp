@@ -166,39 +166,6 @@ double softmax_loss(const std::vector<double>& q, const std::vector<double>& k, 
   return L;
 }
 
-TEST(SoftmaxAttentionForward, MatchesDoubleTwin) {
-  for (const Case& c : {Case{1, 4, 3, 0}, Case{70, 8, 5, 0}, Case{130, 3, 9, 0}}) {
-    auto rng = seeded_rng();
-    Rows r(rng, c.T, c.dk, c.dv);
-    for (std::int64_t i = 0; i < c.T * r.q_stride; ++i) r.q[i] *= 3.0f;
-    const std::vector<float> o0 = random_floats(rng, c.T * r.o_stride);
-    Floats o(o0);
-    const float scale = float(1.0 / std::sqrt(double(c.dk)));
-    softmax_attention_forward(o.data() + r.vo(), r.o_stride, r.q.data() + r.qo(), r.q_stride, r.k.data() + r.qo(),
-                              r.k_stride, r.v.data() + r.vo(), r.v_stride, c.T, c.dk, c.dv, scale);
-    const auto q = gather(r.q, c.T, r.q_stride, r.qo(), c.dk), k = gather(r.k, c.T, r.k_stride, r.qo(), c.dk),
-               v = gather(r.v, c.T, r.v_stride, r.vo(), c.dv);
-    std::vector<double> ref(static_cast<std::size_t>(c.T * c.dv));
-    for (std::int64_t t = 0; t < c.T; ++t) {
-      std::vector<double> s(static_cast<std::size_t>(t + 1));
-      double m = -1e300, sum = 0;
-      for (std::int64_t j = 0; j <= t; ++j) {
-        double qk = 0;
-        for (std::int64_t e = 0; e < c.dk; ++e) qk += q[t * c.dk + e] * k[j * c.dk + e];
-        m = std::max(m, s[j] = scale * qk);
-      }
-      for (std::int64_t j = 0; j <= t; ++j) sum += s[j] = std::exp(s[j] - m);
-      for (std::int64_t j = 0; j <= t; ++j)
-        for (std::int64_t f = 0; f < c.dv; ++f) ref[t * c.dv + f] += s[j] / sum * v[j * c.dv + f];
-    }
-    // Overwrites its head's columns, leaves the others (the "added" check compares with o0).
-    std::vector<float> got = added(o, o0, c.T, r.o_stride, r.vo(), c.dv);
-    for (std::int64_t t = 0; t < c.T; ++t)
-      for (std::int64_t f = 0; f < c.dv; ++f) got[t * c.dv + f] += o0[t * r.o_stride + r.vo() + f];
-    EXPECT_TRUE(close_to(got, ref, 1e-5, "T=" + std::to_string(c.T) + " d=" + std::to_string(c.dk), c.dv));
-  }
-}
-
 TEST(SoftmaxAttentionBackward, MatchesFiniteDifferences) {
   for (const Case& c : {Case{1, 4, 3, 0}, Case{21, 4, 3, 0}, Case{33, 8, 5, 0}}) {
     auto rng = seeded_rng();

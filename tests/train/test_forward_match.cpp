@@ -1,7 +1,9 @@
-// The training forward pass against the inference engine: TrainableModel's logits equal
-// supra::Model's parallel-mode logits on every golden model (GQA, qk-norm, no rotary, the
-// softmax teacher) and on an HF Llama folder with tied embeddings; BF16 compute stays close
-// to F32.
+// The training forward pass against the inference engine. Both run Transformer::run; this
+// checks what training adds: its parameters viewed as inference weights (OpenLM and HF names,
+// fused tensors, a tied head) and a batch of rows fused into one product per matrix, whose
+// logits equal supra::Model's parallel-mode logits of each row alone on every golden model
+// (GQA, qk-norm, no rotary, the softmax teacher) and an HF Llama folder with tied embeddings.
+// BF16 compute stays close to F32.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -66,6 +68,21 @@ TEST_P(ForwardMatch, Bf16ComputeIsCloseToF32) {
     }
     EXPECT_GT(dot / std::sqrt(n32 * n16), 0.95) << GetParam() << " " << p.name;
   }
+}
+
+// A thread keeps its forward buffers and tape from call to call: a call after a larger one
+// (longer buffers holding the larger call's values) gives bit for bit what it gave before.
+TEST_P(ForwardMatch, BuffersKeptFromALargerCallChangeNothing) {
+  const auto trainable = train::TrainableModel::load(model_folder(GetParam()));
+  const int V = trainable.config().vocab_size;
+  const std::vector<TokenId> small = random_ids(2 * 41, V, 3), large = random_ids(3 * 71, V, 4);
+  train::ParameterSet first = trainable.parameters().zeros_like(), again = trainable.parameters().zeros_like(),
+                      other = trainable.parameters().zeros_like();
+  const auto l1 = trainable.forward_backward(small, 2, 40, 1e-4, first);
+  trainable.forward_backward(large, 3, 70, 1e-4, other);
+  const auto l2 = trainable.forward_backward(small, 2, 40, 1e-4, again);
+  EXPECT_EQ(l1.loss, l2.loss);
+  for (const train::Parameter& p : first.all()) EXPECT_EQ(p.data, again.at(p.name).data) << GetParam() << " " << p.name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ForwardMatch,
