@@ -236,7 +236,7 @@ Result run(const Model& model, const Options& o) {
 
   Result r;
   r.threads = omp_get_max_threads();
-  r.simd_target = kernels::simd::current_target();
+  r.simd_target = kernels::simd::current_target() + (kernels::simd::amx_int8_active() ? " + AMX-INT8" : "");
   const char* waits = std::getenv("OMP_WAIT_POLICY");
   r.openmp_waits = waits ? waits : "default";
   if (!weights.layers.empty()) r.prefill_gemm = kernels::gemm_path(weights.layers.front().wq.dtype);

@@ -10,7 +10,9 @@
 //    8 vpdpbusd with the activation bytes broadcast, one convert and one FMA for all 16 rows.
 //    No reduction across lanes: ~12 instructions per 512 multiply-adds against ~4 per 64 for
 //    plain rows, which took batched decode at 32 sequences from 82 to ~220 G multiply-adds/s
-//    on 2 cores (vpdpbusd's own rate on this host: ~1.5 G a core and second).
+//    on 2 cores (vpdpbusd's own rate on this host: ~1.5 G a core and second). Where the CPU has
+//    AMX-INT8, 16 or more activation rows go through tile multiplies instead (TDPBSUD: 16 rows ×
+//    up to 16 activation rows × 32 codes an instruction), with the same result bit for bit.
 //  - Q8_0 / Q4_0, plain rows: two blocks per 512-bit vector; vpdpbusd multiplies the weight codes
 //    made unsigned (Q8_0: w + 128, Q4_0: the stored nibble w + 8) with the signed int8
 //    activations, and its accumulator starts at −c·Σx of each lane, so the integer sums are
@@ -324,17 +326,204 @@ void lanes16_tile_avx512(int nt, const std::byte* group, std::int64_t nblocks, c
   with_tile<kLaneTile>(nt, [&](auto n) { lanes16_group_avx512<kQ4, decltype(n)::value>(group, nblocks, xq, y, ldy); });
 }
 
+HWY_POP_ATTRIBUTES
+
+// AMX-INT8 (Sapphire Rapids on): the same Lanes16 groups against up to 16 activation rows per
+// tile multiply. A Lanes16 block is already AMX's B operand for 16 columns (its 512 code bytes
+// are 8 rows of 16 × 4 bytes); the activation rows' code bytes are the A operand (laid out once
+// per call by prepare_amx_rows); one TDPBSUD gives all 16 × M exact integer block sums (signed
+// activations × unsigned codes), which then take −c·Σx, one convert and one FMA per activation
+// row exactly as in lanes16_group_avx512: the same integers and the same float operations in
+// the same order, so a row's result is bit for bit the VNNI kernel's. Against the 8 vpdpbusd per
+// activation row and block there, the tile multiply does the integer work of 16 rows at once;
+// what is left per block and activation row (add, convert, multiply, FMA) and the weights'
+// memory latency bound it (batch 32: ~10% above the VNNI kernels, not the 2x of the arithmetic).
+
+// Whether the CPU has AMX-INT8 and Linux lets this process use the tile state (asked once:
+// arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)); tests can switch the kernels off.
+inline bool amx_int8_granted() {
+  static const bool granted = [] {
+    if (!__builtin_cpu_supports("amx-tile") || !__builtin_cpu_supports("amx-int8")) return false;
+    constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return granted;
+}
+inline bool amx_int8_usable() { return amx_allowed() && amx_int8_granted(); }
+
+// From this many activation rows on, Lanes16 groups go through the tile multiply. Measured on
+// supra-1b (2 threads, batched decode tok/s, VNNI → tiles): q8 batch 8 110 → 95, 16 131 → 146,
+// 32 158 → 167; q4 batch 8 136 → 111, 16 157 → 174, 32 165 → 170. Half-filled tiles lose to the
+// VNNI kernels, and the tile loads of the weights wait on memory (the kernel's hot spot).
+constexpr std::int64_t kAmxMinRows = 16;
+constexpr int kAmxTileRows = 16;
+
+// The tile shapes of lanes16_group_amx for M activation rows: tile 0 the sums (M × 16 int32),
+// 1 the activation codes (M × 32 bytes), 2 a block's codes (8 × 64 bytes), and the same as 3-5.
+// Checked before every run of tiles: other code on the thread (oneDNN's AMX matmuls) sets
+// shapes of its own.
+struct alignas(64) TileConfig {
+  std::uint8_t palette = 1;
+  std::uint8_t start_row = 0;
+  std::uint8_t reserved[14] = {};
+  std::uint16_t colsb[16] = {};
+  std::uint8_t rows[16] = {};
+};
+
+// The activations of a call as the tile multiplies read them, prepared once per call (the
+// QBlocks of one block lie 40 bytes × nblocks apart, so a tile load of 16 rows would touch 16 to
+// 32 lines of L2): per block, the T rows' 32 code bytes one after another (an A operand of 16
+// rows is 8 whole lines), then their corrections −c·Σx (int32), then their scales (float).
+// Compiled without the AMX flags: it uses none, and GCC 12 dropped the call to it from
+// prepare_rows_avx512 when it carried them (the tests caught it).
+inline std::size_t amx_block_bytes(std::int64_t T) { return static_cast<std::size_t>(T) * sizeof(QBlock); }
+
+inline void prepare_amx_rows(std::byte* out, const QBlock* xq, std::int64_t T, std::int64_t nblocks, int offset) {
+  for (std::int64_t b = 0; b < nblocks; ++b) {
+    std::byte* block = out + b * amx_block_bytes(T);
+    auto* corr = reinterpret_cast<std::int32_t*>(block + T * kQuantBlock);
+    auto* d = reinterpret_cast<float*>(block + T * (kQuantBlock + 4));
+    for (std::int64_t t = 0; t < T; ++t) {
+      const QBlock& x = xq[t * nblocks + b];
+      std::memcpy(block + t * kQuantBlock, x.q, kQuantBlock);
+      corr[t] = -offset * x.sum;
+      d[t] = x.d;
+    }
+  }
+}
+
+HWY_PUSH_ATTRIBUTES("avx512vnni,amx-tile,amx-int8")
+
+inline void configure_tiles_amx(int M) {
+  TileConfig config;
+  for (int set = 0; set < 2; ++set) {  // tiles 0-2 and 3-5: two blocks in flight
+    config.rows[3 * set] = static_cast<std::uint8_t>(M), config.colsb[3 * set] = 64;
+    config.rows[3 * set + 1] = static_cast<std::uint8_t>(M), config.colsb[3 * set + 1] = kQuantBlock;
+    config.rows[3 * set + 2] = 8, config.colsb[3 * set + 2] = 64;
+  }
+  // Loading a configuration clears the tiles and costs more than reading the current one; the
+  // tiles stay configured between calls (released when the thread ends). Not the intrinsics:
+  // GCC 12's tell the compiler they access 8 bytes, so the stores of the other 56 may be dropped.
+  TileConfig current;
+  asm volatile("sttilecfg %0" : "=m"(current));
+  if (std::memcmp(&current, &config, sizeof config) != 0) asm volatile("ldtilecfg %0" ::"m"(config));
+}
+
+// GCC 12's tile loads and stores are asm statements that do not tell the compiler they read or
+// write memory, so it may move the stores of a buffer past the tile load that reads it, or the
+// loads of the sums before the tile store that writes them. This fence orders them.
+HWY_INLINE void tile_memory_fence(const void* buffer) { asm volatile("" ::"r"(buffer) : "memory"); }
+
+// The codes of block b of a Lanes16 group as AMX's B operand: Q8_0 in place, Q4_0 unpacked
+// into `scratch` (low nibbles the first 16 elements, high ones the last 16, as the VNNI kernel).
+template <bool kQ4>
+HWY_INLINE const void* amx_b_operand(const std::byte* block, std::uint8_t* scratch) {
+  if constexpr (!kQ4) {
+    return block + kLaneScalesBytes;
+  } else {
+    const __m512i low4 = _mm512_set1_epi8(15);
+    for (int k = 0; k < 4; ++k) {
+      const __m512i v = _mm512_loadu_si512(block + kLaneScalesBytes + 64 * k);
+      _mm512_store_si512(scratch + 64 * k, _mm512_and_si512(v, low4));
+      _mm512_store_si512(scratch + 64 * (k + 4), _mm512_and_si512(_mm512_srli_epi16(v, 4), low4));
+    }
+    return scratch;
+  }
+}
+
+// One Lanes16 group against the M ≤ 16 activation rows [t0, t0 + M) of the T prepared ones:
+// y[t·ldy + i] for row i. The tiles must be configured for M. Tile registers are not renamed,
+// so one set of tiles would make each block wait for the last one's multiply and store: the
+// blocks alternate between tiles 0-2 and 3-5, the multiply of block b + 1 issued before block
+// b's sums are scaled. M is a template argument so that the accumulators live in registers.
+template <bool kQ4, int M>
+void lanes16_group_amx(const std::byte* group, std::int64_t nblocks, const std::byte* prepared, std::int64_t T,
+                       std::int64_t t0, float* y, std::int64_t ldy) {
+  constexpr std::size_t kBlockBytes = kLaneRows * (kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes);
+  alignas(64) std::int32_t sums[2][kAmxTileRows][kLaneRows];
+  alignas(64) std::uint8_t unpacked[2][8 * 64];  // Q4_0 only
+  const std::size_t x_block = amx_block_bytes(T);
+  auto block_at = [&](std::int64_t b) { return group + static_cast<std::size_t>(b) * kBlockBytes; };
+  auto codes_at = [&](std::int64_t b) { return prepared + b * x_block + t0 * kQuantBlock; };
+  auto multiply = [&](std::int64_t b, auto set) {  // block b into tile set `set` (0 or 1)
+    const std::byte* block = block_at(b);
+    for (std::size_t line = 0; line < kBlockBytes; line += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(block + 16 * kBlockBytes + line), _MM_HINT_T0);  // 4 ahead: 8% slower
+    const void* codes = amx_b_operand<kQ4>(block, unpacked[set]);
+    tile_memory_fence(codes);
+    if constexpr (decltype(set)::value == 0) {
+      _tile_zero(0);
+      _tile_loadd(1, codes_at(b), kQuantBlock);
+      _tile_loadd(2, codes, 64);
+      _tile_dpbsud(0, 1, 2);
+    } else {
+      _tile_zero(3);
+      _tile_loadd(4, codes_at(b), kQuantBlock);
+      _tile_loadd(5, codes, 64);
+      _tile_dpbsud(3, 4, 5);
+    }
+  };
+  __m512 acc[M];
+  for (int t = 0; t < M; ++t) acc[t] = _mm512_setzero_ps();
+  auto scale = [&](std::int64_t b, const std::int32_t (*s)[kLaneRows]) {
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block_at(b))));
+    const std::byte* x = prepared + b * x_block;
+    const auto* corr = reinterpret_cast<const std::int32_t*>(x + T * kQuantBlock) + t0;
+    const auto* d = reinterpret_cast<const float*>(x + T * (kQuantBlock + 4)) + t0;
+    for (int t = 0; t < M; ++t) {
+      const __m512i sum = _mm512_add_epi32(_mm512_load_si512(s[t]), _mm512_set1_epi32(corr[t]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(dw, _mm512_set1_ps(d[t])), acc[t]);
+    }
+  };
+  using Set0 = std::integral_constant<int, 0>;
+  using Set1 = std::integral_constant<int, 1>;
+  multiply(0, Set0{});
+  for (std::int64_t b = 0; b < nblocks; b += 2) {
+    _tile_stored(0, sums[0], 64);
+    tile_memory_fence(sums[0]);
+    if (b + 1 < nblocks) multiply(b + 1, Set1{});
+    scale(b, sums[0]);
+    if (b + 1 >= nblocks) break;
+    _tile_stored(3, sums[1], 64);
+    tile_memory_fence(sums[1]);
+    if (b + 2 < nblocks) multiply(b + 2, Set0{});
+    scale(b + 1, sums[1]);
+  }
+  for (int t = 0; t < M; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
+}
+
+// Every activation row against one whole group, in even tiles of at most 16 rows.
+template <bool kQ4>
+void lanes16_group_rows_amx(const std::byte* group, std::int64_t nblocks, const std::byte* prepared, std::int64_t T,
+                            float* y, std::int64_t ldy, int& configured) {
+  const std::int64_t tiles = (T + kAmxTileRows - 1) / kAmxTileRows, tile = (T + tiles - 1) / tiles;
+  for (std::int64_t t0 = 0; t0 < T; t0 += tile) {
+    const int M = static_cast<int>(std::min(tile, T - t0));
+    if (M != configured) configure_tiles_amx(configured = M);
+    with_tile<kAmxTileRows>(M, [&](auto m) {
+      lanes16_group_amx<kQ4, decltype(m)::value>(group, nblocks, prepared, T, t0, y + t0 * ldy, ldy);
+    });
+  }
+}
+
+HWY_POP_ATTRIBUTES
+
+HWY_PUSH_ATTRIBUTES("avx512vnni")
+
 // All T activation rows against rows [r0, r1) of a Lanes16 matrix: whole groups in tiles of up
 // to kLaneTile activation rows (even tiles: 12 rows go as 6 + 6), or for few rows 2 or 4 groups
 // side by side; a group the range cuts is computed whole into scratch and the range's rows
 // copied out; the plain rows after the last group through the single-row kernel.
 template <bool kQ4>
 void lanes16_rows_avx512(float* y, const Matrix& w, std::int64_t r0, std::int64_t r1, const QBlock* xq,
-                         std::int64_t T) {
+                         const std::byte* prepared, std::int64_t T) {
   const std::int64_t nblocks = w.cols / kQuantBlock, grouped = grouped_rows(w);
   const std::int64_t tiles = (T + kLaneTile - 1) / kLaneTile, tile = (T + tiles - 1) / tiles;
+  const bool amx = prepared != nullptr;  // prepared for the tiles (prepare_rows_avx512)
+  int configured = 0;  // the activation rows the tiles are configured for (0: not yet)
   auto group = [&](std::int64_t g, float* out, std::int64_t ldy) {
     const std::byte* data = w.data + static_cast<std::size_t>(g) * w.row_bytes();
+    if (amx) return lanes16_group_rows_amx<kQ4>(data, nblocks, prepared, T, out, ldy, configured);
     for (std::int64_t t0 = 0; t0 < T; t0 += tile)
       lanes16_tile_avx512<kQ4>(static_cast<int>(std::min(tile, T - t0)), data, nblocks, xq + t0 * nblocks,
                                out + t0 * ldy, ldy);
@@ -352,7 +541,7 @@ void lanes16_rows_avx512(float* y, const Matrix& w, std::int64_t r0, std::int64_
     if (r == g && T == 1 && g + 4 * kLaneRows <= whole_end) {
       lanes16_group_avx512<kQ4, 1, 4>(data, nblocks, xq, y + g, w.rows);
       r = g + 4 * kLaneRows;
-    } else if (r == g && T <= kSideBySideRows && g + 2 * kLaneRows <= whole_end) {
+    } else if (r == g && !amx && T <= kSideBySideRows && g + 2 * kLaneRows <= whole_end) {
       with_tile<kLaneTile>(static_cast<int>(T), [&](auto n) {
         lanes16_group_avx512<kQ4, decltype(n)::value, 2>(data, nblocks, xq, y + g, w.rows);
       });
@@ -516,7 +705,9 @@ inline bool bf16_dot_avx512() { return cpu_has_avx512_vnni() && cpu_has_avx512_b
 // What prepare_rows_avx512 writes per activation row for weights w (0: the kernels read the
 // activations as they are).
 inline std::size_t prepared_row_bytes_avx512(const Matrix& w) {
-  if (!cpu_has_avx512_vnni() || w.layout != Layout::Plain) return 0;
+  if (!cpu_has_avx512_vnni()) return 0;
+  if (w.layout == Layout::Lanes16) return amx_int8_usable() ? static_cast<std::size_t>(w.cols / kQuantBlock) * sizeof(QBlock) : 0;
+  if (w.layout != Layout::Plain) return 0;
   if (is_block_quantized(w.dtype)) return static_cast<std::size_t>((w.cols / kQuantBlock + 1) / 2) * sizeof(XPair);
   if (w.dtype == DType::BF16 && bf16_dot_avx512()) return static_cast<std::size_t>(w.cols) * sizeof(std::uint16_t);
   return 0;
@@ -528,6 +719,8 @@ HWY_PUSH_ATTRIBUTES("avx512vnni,avx512bf16")
 inline void prepare_rows_avx512(std::byte* out, const Matrix& w, const float* x, const QBlock* xq, std::int64_t T) {
   if (prepared_row_bytes_avx512(w) == 0) return;
   const std::int64_t nblocks = w.cols / kQuantBlock;
+  if (w.layout == Layout::Lanes16)  // tiles from kAmxMinRows rows on; fewer take the VNNI kernels
+    return T >= kAmxMinRows ? prepare_amx_rows(out, xq, T, nblocks, w.dtype == DType::Q4_0 ? 8 : 128) : void();
   if (w.dtype == DType::Q8_0) return pack_pairs_avx512<false>(reinterpret_cast<XPair*>(out), xq, T, nblocks);
   if (w.dtype == DType::Q4_0) return pack_pairs_avx512<true>(reinterpret_cast<XPair*>(out), xq, T, nblocks);
   round_to_bf16_avx512(reinterpret_cast<std::uint16_t*>(out), x, T * w.cols);
@@ -540,8 +733,9 @@ inline bool dot_rows_avx512(float* y, const Matrix& w, std::int64_t r0, std::int
                             const std::byte* prepared, std::int64_t T) {
   if (!cpu_has_avx512_vnni()) return false;
   if (xq && w.layout == Layout::Lanes16) {
-    w.dtype == DType::Q4_0 ? lanes16_rows_avx512<true>(y, w, r0, r1, xq, T)
-                           : lanes16_rows_avx512<false>(y, w, r0, r1, xq, T);
+    const std::byte* tiles = T >= kAmxMinRows && prepared_row_bytes_avx512(w) != 0 ? prepared : nullptr;
+    w.dtype == DType::Q4_0 ? lanes16_rows_avx512<true>(y, w, r0, r1, xq, tiles, T)
+                           : lanes16_rows_avx512<false>(y, w, r0, r1, xq, tiles, T);
   } else if (xq && w.layout == Layout::Interleaved8) {
     interleaved_rows_avx512(y, w, r0, r1, xq, T);
   } else if (prepared_row_bytes_avx512(w) == 0) {

@@ -21,7 +21,11 @@
 #include <hwy/highway.h>
 #include <hwy/contrib/math/math-inl.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -485,6 +489,14 @@ bool Lanes16Kernels() {
 #endif
 }
 
+bool AmxInt8Active() {
+#if SUPRA_AVX512_DOT_KERNELS
+  return cpu_has_avx512_vnni() && amx_int8_usable();
+#else
+  return false;
+#endif
+}
+
 bool DotRowsInBf16(DType weights) {
 #if SUPRA_AVX512_DOT_KERNELS
   return weights == DType::BF16 && bf16_dot_avx512();
@@ -681,6 +693,7 @@ HWY_EXPORT(PreparedRowBytes);
 HWY_EXPORT(PrepareRows);
 HWY_EXPORT(DotRowsInBf16);
 HWY_EXPORT(Lanes16Kernels);
+HWY_EXPORT(AmxInt8Active);
 HWY_EXPORT(QuantizeActivations);
 HWY_EXPORT(DecodeRows);
 HWY_EXPORT(DecodeRowsBf16);
@@ -739,6 +752,13 @@ std::vector<std::int64_t> available_targets() {
 std::string target_name(std::int64_t target) { return hwy::TargetName(target); }
 
 void force_target(std::int64_t target) { hwy::SetSupportedTargetsForTest(target); }
+
+namespace {
+std::atomic<bool> g_amx_allowed{true};
+}  // namespace
+void allow_amx(bool allowed) { g_amx_allowed.store(allowed, std::memory_order_relaxed); }
+bool amx_allowed() { return g_amx_allowed.load(std::memory_order_relaxed); }
+bool amx_int8_active() { return HWY_DYNAMIC_DISPATCH(AmxInt8Active)(); }
 
 std::string current_target() {
   const std::vector<std::int64_t> targets = available_targets();

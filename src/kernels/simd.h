@@ -80,4 +80,11 @@ void force_target(std::int64_t target);
 // The target the dispatched kernels run on now.
 std::string current_target();
 
+// Whether the AVX-512 kernels may hand Lanes16 groups to AMX-INT8 tiles where the CPU has them
+// (default true; tests switch it off to compare with the VNNI kernels).
+void allow_amx(bool allowed);
+bool amx_allowed();
+// Whether they do on this CPU: allowed, and AMX-INT8 present and granted by the OS.
+bool amx_int8_active();
+
 }  // namespace supra::kernels::simd

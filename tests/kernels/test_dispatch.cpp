@@ -442,4 +442,34 @@ TEST(Dispatch, RowwiseMatmulRowsDoNotDependOnTheirBatch) {
   }
 }
 
+// On CPUs with AMX-INT8, Lanes16 groups against 16 or more activation rows go through tile
+// multiplies: bit for bit what the VNNI kernels give, whole groups and ranges cut inside them,
+// for tile splits of the activation rows (up to 16 a tile) and the rows below the threshold.
+TEST(Dispatch, AmxTilesEqualTheVnniKernelsBitForBit) {
+  if (!simd::amx_int8_active()) GTEST_SKIP() << "this CPU (or OS) gives no AMX-INT8 tiles";
+  auto rng = seeded_rng();
+  const std::int64_t rows = 75, cols = 256;  // 4 whole groups and 11 plain rows after them
+  for (DType dtype : {DType::Q8_0, DType::Q4_0}) {
+    const QuantWeights plain = quantize_weights(dtype, rows, cols, random_floats(rng, rows * cols));
+    std::vector<std::vector<std::byte>> storage;
+    std::vector<Matrix> layouts = decode_layouts(plain.matrix, storage);
+    const Matrix lanes = layouts.back();
+    ASSERT_EQ(lanes.layout, Layout::Lanes16);
+    for (std::int64_t T : {8, 15, 16, 17, 24, 33, 127}) {
+      const Floats x(random_floats(rng, T * cols));
+      Floats amx(T * rows), vnni(T * rows);
+      matmul_rowwise(amx.data(), x.data(), lanes, T);
+      const Floats amx_ranges = dot_rows_in_ranges_of_5(lanes, x, T);
+      simd::allow_amx(false);
+      matmul_rowwise(vnni.data(), x.data(), lanes, T);
+      const Floats vnni_ranges = dot_rows_in_ranges_of_5(lanes, x, T);
+      simd::allow_amx(true);
+      const std::string what = std::string(dtype_name(dtype)) + " T=" + std::to_string(T);
+      EXPECT_TRUE(std::equal(amx.span().begin(), amx.span().end(), vnni.span().begin())) << what;
+      EXPECT_TRUE(std::equal(amx_ranges.span().begin(), amx_ranges.span().end(), vnni_ranges.span().begin()))
+          << what << " in ranges of 5";
+    }
+  }
+}
+
 }  // namespace supra::kernels::test
