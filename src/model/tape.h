@@ -15,7 +15,8 @@ struct LayerTape {
   std::vector<float> qf, kf;         // SUPRA: ReLU features [R, H·dqk], [R, Hkv·dqk]
   std::vector<float> kr;             // SUPRA: kf repeated to the H query heads (qk-norm input)
   std::vector<float> qa, ka, va;     // SUPRA: what the attention core read (after qk-norm and rotary)
-  std::vector<float> o, g;           // attention core output; its GroupNorm (SUPRA; = o for softmax)
+  std::vector<float> o;              // SUPRA: attention core output (the GroupNorm's input)
+  std::vector<float> g;              // what out_proj read: o's GroupNorm (SUPRA), the core output (softmax)
   std::vector<float> h, z2;          // residual after attention, ffn-norm output [R, D]
   std::vector<float> gate, up, act;  // feed-forward [R, F]: before and after silu(gate) ⊙ up
 };

@@ -348,7 +348,7 @@ void Transformer::softmax_attention(std::span<const SequenceStep> steps, Activat
   }
   emit(trace, layer, "attn_raw", a.o, R * H * dv);
   project(a.attn.data(), a.o.data(), lw.wo, a, Op::OutProjection);
-  hand_over(a.o, on(tape, &LayerTape::o));  // what out_proj read: no GroupNorm in the teacher
+  hand_over(a.o, on(tape, &LayerTape::g));  // what out_proj read: no GroupNorm in the teacher
 }
 
 void Transformer::rotate_and_cache(std::span<const SequenceStep> steps, Activations& a, int layer) const {

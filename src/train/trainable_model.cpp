@@ -184,7 +184,7 @@ void Runner::backward(Pass& a, std::int64_t B, std::int64_t T, std::vector<float
                               c_.norm_eps);
     // Attention: h = x_in + out_proj(g); dx becomes d(x_in).
     Buffer dgn = zeros(N * c_.n_heads * c_.v_dim);
-    linear_back(dgn, g, dx, linear_attn ? la.g : la.o, w.wo, N);  // the teacher has no GroupNorm
+    linear_back(dgn, g, dx, la.g, w.wo, N);
     std::fill(dz.begin(), dz.end(), 0.0f);
     if (linear_attn)
       linear_attention_back(dz, dgn, la, w, g, B, T);
