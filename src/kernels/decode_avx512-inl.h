@@ -636,8 +636,11 @@ HWY_PUSH_ATTRIBUTES("avx512vnni,avx512bf16")
 
 // Rows [g, g + 16) of a Lanes16 matrix (g a group's first row) decoded to bf16 rows at out
 // (cols apart): the prefill GEMM's panel. Per 64 code bytes (4 of each row's values), four
-// quarters of 4 rows are widened to float, scaled by their rows' scales, rounded to bf16
-// (nearest even, as decode_rows_bf16) and stored 8 bytes a row.
+// quarters of 4 rows are widened to float, scaled by their rows' scales and rounded to bf16
+// (nearest even, as decode_rows_bf16), 8 bytes a row into a block of 16 rows × 32 values in L1;
+// then each row's 64 bytes go to the panel in one store. (Stored 8 bytes at a time straight to
+// the panel, whose rows are 4 KiB apart for 2048 columns and so share one L1 set, each line was
+// evicted between its 8 pieces: the decode took a quarter of a q8 prefill.)
 template <bool kQ4>
 void lanes16_group_to_bf16_avx512(std::uint16_t* out, const Matrix& w, std::int64_t g) {
   const std::int64_t nblocks = w.cols / kQuantBlock, cols = w.cols;
@@ -649,8 +652,9 @@ void lanes16_group_to_bf16_avx512(std::uint16_t* out, const Matrix& w, std::int6
     for (int l = 0; l < 16; ++l) idx[l] = 4 * q + l / 4;
     quarter_scales[q] = _mm512_load_si512(idx);
   }
-  // Codes of 16 rows × 4 values as signed bytes, to rows at columns c..c + 3.
-  auto store = [&](__m512i codes, __m512 dw, std::int64_t c) {
+  alignas(64) std::uint16_t decoded[kLaneRows][kQuantBlock];  // one block of the 16 rows
+  // Codes of 16 rows × 4 values as signed bytes, to the block's columns c..c + 3.
+  auto decode = [&](__m512i codes, __m512 dw, std::int64_t c) {
     alignas(64) std::int8_t bytes[64];  // the quarters through memory: extracts want immediates
     _mm512_store_si512(bytes, codes);
     for (int q = 0; q < 4; ++q) {
@@ -660,29 +664,29 @@ void lanes16_group_to_bf16_avx512(std::uint16_t* out, const Matrix& w, std::int6
       const __m256bh b = _mm512_cvtneps_pbh(v);
       const __m256i bits = reinterpret_cast<const __m256i&>(b);
       const __m128i lo = _mm256_castsi256_si128(bits), hi = _mm256_extracti128_si256(bits, 1);
-      std::uint16_t* row = out + static_cast<std::size_t>(4 * q) * cols + c;
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(row), lo);
-      _mm_storeh_pd(reinterpret_cast<double*>(row + cols), _mm_castsi128_pd(lo));
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(row + 2 * cols), hi);
-      _mm_storeh_pd(reinterpret_cast<double*>(row + 3 * cols), _mm_castsi128_pd(hi));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(&decoded[4 * q][c]), lo);
+      _mm_storeh_pd(reinterpret_cast<double*>(&decoded[4 * q + 1][c]), _mm_castsi128_pd(lo));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(&decoded[4 * q + 2][c]), hi);
+      _mm_storeh_pd(reinterpret_cast<double*>(&decoded[4 * q + 3][c]), _mm_castsi128_pd(hi));
     }
   };
   for (std::int64_t b = 0; b < nblocks; ++b) {
     const std::byte* block = group + static_cast<std::size_t>(b) * kBlockBytes;
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
-    const std::int64_t c0 = b * kQuantBlock;
     if constexpr (kQ4) {
       const __m512i low4 = _mm512_set1_epi8(15), eight = _mm512_set1_epi8(8);
       for (int k = 0; k < 4; ++k) {
         const __m512i v = _mm512_loadu_si512(block + kLaneScalesBytes + 64 * k);
-        store(_mm512_sub_epi8(_mm512_and_si512(v, low4), eight), dw, c0 + 4 * k);
-        store(_mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), low4), eight), dw, c0 + 16 + 4 * k);
+        decode(_mm512_sub_epi8(_mm512_and_si512(v, low4), eight), dw, 4 * k);
+        decode(_mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), low4), eight), dw, 16 + 4 * k);
       }
     } else {
       for (int k = 0; k < 8; ++k)
-        store(_mm512_xor_si512(_mm512_loadu_si512(block + kLaneScalesBytes + 64 * k), _mm512_set1_epi8(char(0x80))),
-              dw, c0 + 4 * k);
+        decode(_mm512_xor_si512(_mm512_loadu_si512(block + kLaneScalesBytes + 64 * k), _mm512_set1_epi8(char(0x80))),
+               dw, 4 * k);
     }
+    for (std::int64_t r = 0; r < kLaneRows; ++r)
+      _mm512_storeu_si512(out + r * cols + b * kQuantBlock, _mm512_load_si512(decoded[r]));
   }
 }
 

@@ -40,6 +40,9 @@ void group_norm(float* y, const float* x, std::int64_t T, std::int64_t H, std::i
 // out[n] = silu(gate[n]) · up[n]   (SwiGLU, spec §2.4). out may alias gate or up.
 void silu_mul(float* out, const float* gate, const float* up, std::int64_t n);
 
+// y[n] += x[n] (the residual adds).
+void add(float* y, const float* x, std::int64_t n);
+
 // GQA head mapping (spec §3.3): dst[T, H, d] from src[T, Hkv, d], query head h reads kv head
 // ⌊h / (H / Hkv)⌋.
 void repeat_kv_heads(float* dst, const float* src, std::int64_t T, std::int64_t Hkv, std::int64_t H, std::int64_t d);

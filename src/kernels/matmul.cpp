@@ -76,8 +76,10 @@ void matmul_rowwise(float* y, const float* x, const Matrix& w, std::int64_t T) {
 }
 
 void add_bias(float* y, const float* bias, std::int64_t T, std::int64_t n) {
-  for (std::int64_t t = 0; t < T; ++t)
-    for (std::int64_t i = 0; i < n; ++i) y[t * n + i] += bias[i];
+  parallel_rows(T, n, [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t t = t0; t < t1; ++t)
+      for (std::int64_t i = 0; i < n; ++i) y[t * n + i] += bias[i];
+  });
 }
 
 void copy_row(float* out, const Matrix& w, std::int64_t row) {

@@ -641,6 +641,33 @@ void SiluMul(float* out, const float* gate, const float* up, std::int64_t n) {
   for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
+double SumSquares(const float* x, std::int64_t n) {
+  // Half-width float loads widened to full-width double vectors, two independent sums.
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> df;
+  const std::int64_t N = static_cast<std::int64_t>(hn::Lanes(dd));
+  auto s0 = hn::Zero(dd), s1 = s0;
+  std::int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const auto a = hn::PromoteTo(dd, hn::LoadU(df, x + i)), b = hn::PromoteTo(dd, hn::LoadU(df, x + i + N));
+    s0 = hn::MulAdd(a, a, s0);
+    s1 = hn::MulAdd(b, b, s1);
+  }
+  double total = hn::GetLane(hn::SumOfLanes(dd, hn::Add(s0, s1)));
+  for (; i < n; ++i) total += double(x[i]) * double(x[i]);
+  return total;
+}
+
+void ScaleMul(float* y, const float* x, float scale, const float* w, std::int64_t n) {
+  const hn::ScalableTag<float> df;
+  const std::int64_t N = static_cast<std::int64_t>(hn::Lanes(df));
+  const auto s = hn::Set(df, scale);
+  std::int64_t i = 0;
+  // (x · scale) · w, the reference's order of the two products.
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::Mul(hn::LoadU(df, x + i), s), hn::LoadU(df, w + i)), df, y + i);
+  for (; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+}
+
 void LinearAttentionStep(float* o, float* S, const float* q, const float* k, const float* v, std::int64_t dqk,
                          std::int64_t dv, float gamma, float scale) {
   const hn::ScalableTag<float> df;
@@ -700,8 +727,16 @@ HWY_EXPORT(DecodeRowsBf16);
 HWY_EXPORT(LinearAttentionStep);
 HWY_EXPORT(SiluMul);
 HWY_EXPORT(SumWords);
+HWY_EXPORT(SumSquares);
+HWY_EXPORT(ScaleMul);
 
 std::uint64_t sum_words(const std::uint64_t* p, std::size_t n) { return HWY_DYNAMIC_DISPATCH(SumWords)(p, n); }
+
+double sum_squares(const float* x, std::int64_t n) { return HWY_DYNAMIC_DISPATCH(SumSquares)(x, n); }
+
+void scale_mul(float* y, const float* x, float scale, const float* w, std::int64_t n) {
+  HWY_DYNAMIC_DISPATCH(ScaleMul)(y, x, scale, w, n);
+}
 
 std::size_t prepared_row_bytes(const Matrix& w) { return HWY_DYNAMIC_DISPATCH(PreparedRowBytes)(w); }
 

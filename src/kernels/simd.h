@@ -64,6 +64,13 @@ void decode_rows_bf16(std::uint16_t* out, const Matrix& w, std::int64_t r0, std:
 // out[i] = silu(gate[i]) · up[i] (see kernels::silu_mul), vectorized with Highway's Exp (1 ULP).
 void silu_mul(float* out, const float* gate, const float* up, std::int64_t n);
 
+// Σ x[i]² accumulated in double, in vector lanes: RMSNorm's statistic (the reference reduces in
+// float32; double stays within its rounding whatever the order of the sum).
+double sum_squares(const float* x, std::int64_t n);
+
+// y[i] = x[i] · scale · w[i]: RMSNorm's scaling, vectorized.
+void scale_mul(float* y, const float* x, float scale, const float* w, std::int64_t n);
+
 // One recurrent linear-attention step (see kernels::linear_attention_step), vectorized.
 void linear_attention_step(float* o, float* S, const float* q, const float* k, const float* v, std::int64_t dqk,
                            std::int64_t dv, float gamma, float scale);

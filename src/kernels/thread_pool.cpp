@@ -10,6 +10,7 @@
 #include <omp.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -171,6 +172,11 @@ void parallel_for(std::int64_t n, LoopBody body) {
   g_pool->run(job);
   t_in_pool = false;
   if (job.error) std::rethrow_exception(job.error);
+}
+
+std::int64_t row_chunks(std::int64_t rows, std::int64_t row_size) {
+  if (rows < 2 || rows * row_size < kMinParallelRowValues) return 1;
+  return std::min<std::int64_t>(rows, 4 * std::int64_t{omp_get_max_threads()});
 }
 
 }  // namespace supra::kernels

@@ -34,4 +34,29 @@ class LoopBody {
 // is rethrown here (the first one; items not yet started are skipped).
 void parallel_for(std::int64_t n, LoopBody body);
 
+// How many chunks parallel_rows cuts `rows` rows of `row_size` values into: 1 (the calling
+// thread alone) below kMinParallelRowValues values in all, where handing the work over costs
+// more than it saves (a decode step's norms), else a few per thread.
+std::int64_t row_chunks(std::int64_t rows, std::int64_t row_size);
+inline constexpr std::int64_t kMinParallelRowValues = std::int64_t{1} << 18;
+
+// Runs body(first, last) over consecutive ranges covering [0, rows), on the pool when the rows
+// are many (row_chunks), for the row-wise and elementwise passes of a prompt: each row's result
+// does not depend on how the rows are cut.
+template <class RangeBody>
+void parallel_rows(std::int64_t rows, std::int64_t row_size, const RangeBody& body) {
+  const std::int64_t chunks = row_chunks(rows, row_size);
+  if (chunks <= 1) return body(std::int64_t{0}, rows);
+  parallel_for(chunks, [&](std::int64_t i) { body(rows * i / chunks, rows * (i + 1) / chunks); });
+}
+
+// parallel_rows over the n values of a flat array, cut at multiples of 64 values: a vector
+// kernel sees the same vectors, and the same scalar tail, as in one call over all n.
+template <class RangeBody>
+void parallel_elements(std::int64_t n, const RangeBody& body) {
+  constexpr std::int64_t kStep = 64;
+  parallel_rows((n + kStep - 1) / kStep, kStep,
+                [&](std::int64_t r0, std::int64_t r1) { body(r0 * kStep, r1 * kStep < n ? r1 * kStep : n); });
+}
+
 }  // namespace supra::kernels

@@ -196,7 +196,7 @@ void Transformer::run(std::span<const SequenceStep> steps, Activations& a, const
     emit(trace, i, "attn_out", a.attn, R * D);
     {
       const OpTimer timer(profile_, Op::FfnActivation);
-      for (std::int64_t j = 0; j < R * D; ++j) a.x[j] += a.attn[j];
+      kernels::add(a.x.data(), a.attn.data(), R * D);
     }
     keep(on(lt, &LayerTape::h), a.x, R * D);
     feed_forward(a, R, lw, lt);
@@ -429,7 +429,7 @@ void Transformer::feed_forward(Activations& a, std::int64_t R, const LayerWeight
   hand_over(a.gate, on(tape, &LayerTape::gate));
   hand_over(a.up, on(tape, &LayerTape::up));
   const OpTimer timer(profile_, Op::FfnActivation);
-  for (std::int64_t j = 0; j < R * D; ++j) a.x[j] += a.down[j];
+  kernels::add(a.x.data(), a.down.data(), R * D);
 }
 
 }  // namespace supra

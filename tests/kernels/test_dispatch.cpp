@@ -385,6 +385,30 @@ TEST(Dispatch, CopyRowDecodesBlockTypes) {
   }
 }
 
+// The prefill's bf16 panels: the rows of every decode layout, group by group as gemm() asks
+// for them, bit for bit the plain rows decoded and rounded (the AVX-512 BF16 group decoder
+// against the generic one), on every target.
+TEST(Dispatch, Bf16PanelsOfEveryLayoutEqualThePlainRows) {
+  auto rng = seeded_rng();
+  const std::int64_t rows = 37, cols = 2048 + 96;  // rows 4 KiB+ apart, and a group cut by the end
+  for (std::int64_t target : simd::available_targets()) {
+    ForcedTarget forced(target);
+    for (DType dtype : {DType::Q8_0, DType::Q4_0}) {
+      const QuantWeights plain = quantize_weights(dtype, rows, cols, random_floats(rng, rows * cols));
+      std::vector<std::uint16_t> want(static_cast<std::size_t>(rows * cols));
+      simd::decode_rows_bf16(want.data(), plain.matrix, 0, rows);
+      std::vector<std::vector<std::byte>> storage;
+      for (const Matrix& packed : decode_layouts(plain.matrix, storage)) {
+        std::vector<std::uint16_t> got(want.size());
+        for (std::int64_t r = 0; r < rows; r += kLaneRows)
+          simd::decode_rows_bf16(got.data() + r * cols, packed, r, std::min(rows, r + kLaneRows));
+        EXPECT_EQ(got, want) << label(std::string(dtype_name(dtype)) + " " + layout_name(packed.layout), target, rows,
+                                      cols, 1);
+      }
+    }
+  }
+}
+
 TEST(Dispatch, RecurrentStepOnEveryTarget) {
   auto rng = seeded_rng();
   for (std::int64_t target : simd::available_targets()) {
